@@ -1,0 +1,38 @@
+"""Timestamps and ids: RFC 3339 UTC with microseconds, and time-ordered session ids."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def utc_now() -> str:
+    """Now as RFC 3339 UTC with microseconds and ``Z`` (27 characters, sorts by time)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_ulid() -> str:
+    """26 characters: 48 bits of milliseconds then 80 random bits (ULID layout)."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    return _base32(millis, 10) + _base32(rand, 16)
+
+
+def new_session_id() -> str:
+    return "ses_" + new_ulid()
+
+
+def new_token() -> str:
+    """An opaque continuation token: 128 random bits."""
+    return "tok_" + os.urandom(16).hex()

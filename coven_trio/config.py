@@ -1,0 +1,92 @@
+"""Daemon configuration: where the home is, and every limit with the reason for its value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+# --- HTTP transport limits (spec §3) -------------------------------------------------
+#: Largest request head; the real Coven client caps headers at 64 KiB too. Past it: 431.
+MAX_HEAD_BYTES = 64 * 1024
+#: Largest request body; the Rust daemon's MAX_SOCKET_BODY_BYTES. Past it: 413.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+#: A request head must arrive within this many seconds of its first byte (or of accept,
+#: for a connection's first request). Matches h11's example server. Past it: 408.
+HEAD_TIMEOUT = 10.0
+#: A body must arrive within this many seconds once its head was read; 4 MiB over a local
+#: socket takes milliseconds, so this only ever catches stalled writers. Past it: 408.
+BODY_TIMEOUT = 30.0
+#: An idle keep-alive connection is closed (quietly) after this long; the Rust daemon's
+#: socket I/O timeout.
+IDLE_TIMEOUT = 60.0
+#: After answering on a connection we must close, keep reading (and discarding) for this
+#: long so a client still writing its body can read our answer instead of EPIPE.
+LINGER_TIMEOUT = 2.0
+#: Concurrent connections; past it new ones get 503 capacity_exhausted. Generous: each
+#: idle connection costs one parked task and one fd.
+MAX_CONNECTIONS = 1024
+#: Events endpoint pages stop before this many bytes (the Rust daemon's response budget).
+MAX_EVENTS_RESPONSE_BYTES = 4 * 1024 * 1024 - 1
+
+# --- Sessions and harnesses (spec §6) ------------------------------------------------
+#: After stdin is closed, how long a harness may take to exit by itself (Claude flushes
+#: its transcript on EOF; the Claude Agent SDK waits 5 s too).
+STDIN_GRACE = 5.0
+#: After SIGTERM to the process group, how long before SIGKILL (hypercorn's 3 s grace).
+TERM_GRACE = 3.0
+#: Daemon shutdown: total budget for stopping every session and finishing responses.
+SHUTDOWN_GRACE = 10.0
+#: A single harness output line longer than this is dropped with an ``output_truncated``
+#: entry (spec §6). Claude's SDK caps a message at 1 MiB; tool results can be larger.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+#: Per-session journal budget. Past it, bulk entries (output, deltas, stderr, native
+#: events) are dropped and counted; control entries always land (docs/journal.md).
+JOURNAL_MAX_BYTES = 256 * 1024 * 1024
+#: Live sessions at once; past it launches get 503 capacity_exhausted.
+MAX_SESSIONS = 256
+
+DEFAULT_EVE_MOUNT = "/eve/v1"
+SOCKET_NAME = "coven.sock"
+#: Linux ``sun_path`` is 108 bytes including the trailing NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+
+def default_home() -> Path:
+    """``$COVEN_HOME`` if set and non-empty, else ``~/.coven`` (the Rust daemon's rule)."""
+    env = os.environ.get("COVEN_HOME", "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".coven"
+
+
+@attrs.define(kw_only=True)
+class Config:
+    """Everything ``serve`` needs. Defaults are the documented limits above.
+
+    Tests shrink the timeouts and graces; nothing else should need to.
+    """
+
+    home: Path = attrs.field(factory=default_home, converter=Path)
+    eve_mount: str = DEFAULT_EVE_MOUNT
+    max_head_bytes: int = MAX_HEAD_BYTES
+    max_body_bytes: int = MAX_BODY_BYTES
+    head_timeout: float = HEAD_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
+    idle_timeout: float = IDLE_TIMEOUT
+    linger_timeout: float = LINGER_TIMEOUT
+    max_connections: int = MAX_CONNECTIONS
+    stdin_grace: float = STDIN_GRACE
+    term_grace: float = TERM_GRACE
+    shutdown_grace: float = SHUTDOWN_GRACE
+    max_line_bytes: int = MAX_LINE_BYTES
+    journal_max_bytes: int = JOURNAL_MAX_BYTES
+    max_sessions: int = MAX_SESSIONS
+    #: Refuse peers whose uid differs from ours (spec §3). Only tests of the refusal
+    #: path itself would turn it off.
+    check_peer_uid: bool = True
+
+    @property
+    def socket_path(self) -> Path:
+        return self.home / SOCKET_NAME

@@ -1,0 +1,6 @@
+"""HTTP/1.1 over h11: the listener, the per-connection loop, and the router."""
+
+from ._router import Request, Response, Router, StreamResponse, dumps
+from ._server import HttpServer
+
+__all__ = ["HttpServer", "Request", "Response", "Router", "StreamResponse", "dumps"]

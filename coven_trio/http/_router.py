@@ -1,0 +1,147 @@
+"""Requests, responses and the router that maps (method, path pattern) to a handler."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+
+from ..errors import InvalidRequest, MethodNotAllowed, NotFound, UnsupportedApiVersion
+
+JSON_TYPE = "application/json"
+
+
+@attrs.define
+class Request:
+    """One parsed HTTP request with its whole body (bodies are small: 4 MiB at most)."""
+
+    method: str
+    target: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes = b""
+    params: dict[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_head(cls, method: str, target: str, headers: dict[str, str]) -> Request:
+        path, _, raw_query = target.partition("?")
+        # First value wins, like the Rust daemon's query_param.
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(raw_query, keep_blank_values=True):
+            query.setdefault(key, value)
+        return cls(method=method, target=target, path=path, query=query, headers=headers)
+
+    def json(self) -> Any:
+        """The body as JSON; an empty body is ``{}`` (the Rust daemon's rule)."""
+        if not self.body.strip():
+            return {}
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):
+            raise InvalidRequest("failed to parse request body") from None
+
+    def json_object(self) -> dict[str, Any]:
+        body = self.json()
+        if not isinstance(body, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        return body
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@attrs.define
+class Response:
+    """A complete response; always sent with ``Content-Length``."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = attrs.field(factory=list)
+    content_type: str = JSON_TYPE
+
+    @classmethod
+    def json(
+        cls, value: Any, status: int = 200, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        return cls(status=status, body=dumps(value), headers=headers or [])
+
+
+#: A streaming body writer: given ``send(chunk)``, write chunks until done. Chunks go out
+#: with chunked transfer encoding; the writer is cancelled when the client disconnects.
+BodyWriter = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
+
+
+@attrs.define
+class StreamResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    write_body: BodyWriter
+
+
+Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
+
+_PARAM = re.compile(r"\{(\w+)\}")
+_API_VERSION = re.compile(r"^/api/(?P<version>[^/]+)(/|$)")
+
+
+@attrs.define
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+@attrs.define
+class Router:
+    """Routes are ``(method, "/api/v1/sessions/{id}")``; a ``{name}`` matches one segment.
+
+    Unknown path → 404 ``not_found``; known path with another method → 405 with ``Allow``;
+    ``/api/vN`` with N not served → 404 ``unsupported_api_version``.
+    """
+
+    api_versions: tuple[str, ...] = ("v1",)
+    _routes: list[_Route] = attrs.field(factory=list)
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        regex = (
+            "^"
+            + _PARAM.sub(
+                r"(?P<\1>[^/]+)", re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}")
+            )
+            + "$"
+        )
+        self._routes.append(_Route(method, re.compile(regex), handler))
+
+    def resolve(self, request: Request) -> Handler:
+        allowed: list[str] = []
+        for route in self._routes:
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            if route.method == request.method or (
+                route.method == "GET" and request.method == "HEAD"
+            ):
+                request.params = match.groupdict()
+                return route.handler
+            allowed.append(route.method)
+        if allowed:
+            raise MethodNotAllowed(
+                f"Method {request.method} is not allowed on {request.path}.",
+                headers=[("allow", ", ".join(sorted(set(allowed))))],
+            )
+        version = _API_VERSION.match(request.path)
+        if version and version["version"] not in self.api_versions:
+            raise UnsupportedApiVersion(
+                "Unsupported API version.",
+                details={
+                    "apiVersion": version["version"],
+                    "supportedApiVersions": list(self.api_versions),
+                },
+            )
+        raise NotFound("Route not found.")

@@ -1,0 +1,178 @@
+"""The per-session journal: an append-only arena of pre-encoded eve NDJSON lines.
+
+Each entry is encoded exactly once, at append, as its eve line
+``{"type":T,"data":D,"streamIndex":i,"meta":{"at":A}}\\n`` into one ``bytearray``; an
+``array('Q')`` holds where each line ends. A replay is one slice of the arena, however
+many entries it spans. The coven view (EventRecord) is cut from the same bytes: ``type``,
+``data`` and ``at`` sit at offsets fixed by the line's layout, so no entry is ever parsed
+or re-encoded to be read.
+
+Readers keep their own cursor (an index). ``append`` wakes every parked reader through
+one ``trio.Event`` per journal, so a reader that fell behind takes everything available
+in one batch; nothing is queued per reader, so a slow reader only lags.
+
+Cap: past ``max_bytes`` bulk entries (raw output, deltas, stderr, native events) are
+dropped and counted; control entries (turns, status, exit, kill, input, errors) always
+land, and the first entry after a drop is ``output_truncated {droppedBytes,
+droppedEvents}``: never silent.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from typing import Any
+
+import trio
+
+from ._clock import utc_now
+
+#: Entry types that may be dropped past the cap; everything else always lands.
+BULK_TYPES = frozenset(
+    {"output", "stderr", "agent.content.delta", "harness.event", "message.appended"}
+)
+#: Terminal entries: a session's journal ends with exactly one of them.
+TERMINAL_TYPES = frozenset({"session.completed", "session.failed"})
+
+_AT_LEN = 27  # utc_now(): 2026-11-24T10:00:00.000000Z
+_LINE_TAIL = len(b'"}}\n')
+_META = b',"meta":{"at":"'
+_SEQ = b',"streamIndex":'
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class JournalClosed(Exception):
+    """Appending to a journal whose session has ended."""
+
+
+class Journal:
+    """One session's entries, indexed densely from 0."""
+
+    def __init__(self, session_id: str, *, max_bytes: int) -> None:
+        self.session_id = session_id
+        self.max_bytes = max_bytes
+        self._arena = bytearray()
+        self._ends = array("Q")
+        self._wakeup: trio.Event | None = None
+        self.closed = False
+        self.dropped_bytes = 0
+        self.dropped_events = 0
+        self._pending_drop = False
+
+    # --- writing -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._arena)
+
+    def append(self, type_: str, data: Any = None) -> int | None:
+        """Append one entry; returns its index, or None if the cap dropped it."""
+        if self.closed:
+            raise JournalClosed(self.session_id)
+        encoded = b"" if data is None else _encode(data)
+        if type_ in BULK_TYPES and len(self._arena) + len(encoded) > self.max_bytes:
+            self.dropped_bytes += len(encoded)
+            self.dropped_events += 1
+            self._pending_drop = True
+            return None
+        if self._pending_drop:
+            self._pending_drop = False
+            self._write(
+                "output_truncated",
+                _encode({"droppedBytes": self.dropped_bytes, "droppedEvents": self.dropped_events}),
+            )
+        index = self._write(type_, encoded)
+        self._wake()
+        return index
+
+    def _write(self, type_: str, encoded: bytes) -> int:
+        index = len(self._ends)
+        head = b'{"type":"' + type_.encode() + b'"'
+        if encoded:
+            head += b',"data":' + encoded
+        self._arena += head + _SEQ + str(index).encode() + _META + utc_now().encode() + b'"}}\n'
+        self._ends.append(len(self._arena))
+        return index
+
+    def close(self) -> None:
+        """No more entries will come; tailers finish once they have read everything."""
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def wait_past(self, index: int) -> bool:
+        """Wait until entry ``index`` exists; False if the journal closed first."""
+        while index >= len(self._ends):
+            if self.closed:
+                return False
+            if self._wakeup is None:
+                self._wakeup = trio.Event()
+            await self._wakeup.wait()
+        return True
+
+    def _start(self, index: int) -> int:
+        return self._ends[index - 1] if index > 0 else 0
+
+    def read_lines(self, start: int, max_bytes: int = 1 << 20) -> tuple[bytes, int]:
+        """Eve NDJSON lines from ``start``: up to ``max_bytes`` (at least one entry).
+
+        Returns the bytes and the index after the last line in them.
+        """
+        count = len(self._ends)
+        if start >= count:
+            return b"", start
+        begin = self._start(start)
+        end_index = start + 1
+        limit = begin + max_bytes
+        # Grow the batch while it fits; bisect would be faster but batches are short.
+        while end_index < count and self._ends[end_index] <= limit:
+            end_index += 1
+        return bytes(self._arena[begin : self._ends[end_index - 1]]), end_index
+
+    def line(self, index: int) -> bytes:
+        return bytes(self._arena[self._start(index) : self._ends[index]])
+
+    def entry(self, index: int) -> tuple[str, bytes, str]:
+        """``(type, data JSON text, at)`` of one entry, cut from its line."""
+        line = self.line(index)
+        type_end = line.index(b'"', 9)
+        type_ = line[9:type_end].decode()
+        tail = _LINE_TAIL + _AT_LEN + len(_META) + len(str(index)) + len(_SEQ)
+        at = line[-(_LINE_TAIL + _AT_LEN) : -_LINE_TAIL].decode()
+        has_data = line.startswith(b',"data":', type_end + 1)
+        data = line[type_end + 9 : -tail] if has_data else b"{}"
+        return type_, data, at
+
+    def type_of(self, index: int) -> str:
+        start = self._start(index)
+        return self._arena[start + 9 : self._arena.index(b'"', start + 9)].decode()
+
+    def event_record(self, index: int) -> bytes:
+        """The coven view of one entry: an EventRecord as compact JSON."""
+        type_, data, at = self.entry(index)
+        sid = self.session_id
+        return (
+            b'{"seq":%d,"id":"%s:%d","session_id":"%s","kind":"%s","payload_json":%s,'
+            b'"created_at":"%s"}'
+            % (
+                index + 1,
+                sid.encode(),
+                index,
+                sid.encode(),
+                type_.encode(),
+                _encode(data.decode()),
+                at.encode(),
+            )
+        )

@@ -1,0 +1,191 @@
+"""API models (attrs) and the one cattrs converter that maps them to and from the wire.
+
+Wire naming lives here and only here: classes marked :func:`camel` use camelCase on the
+wire (``startedAt``), the rest keep their snake_case attribute names (the Rust daemon's
+``SessionRecord`` is snake_case). Structuring is strict: a wrong JSON type is an error,
+never silently coerced (cattrs would turn ``5`` into ``"5"`` for a ``str`` field).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .errors import InvalidRequest
+
+T = TypeVar("T")
+_CAMEL: set[type] = set()
+
+
+def camel(cls: type[T]) -> type[T]:
+    """Mark an attrs class as camelCase on the wire."""
+    _CAMEL.add(cls)
+    return cls
+
+
+def _to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _strict(kind: type) -> Any:
+    def hook(value: Any, _type: Any) -> Any:
+        # bool is an int subclass; JSON true is not a number here.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise TypeError(f"expected {kind.__name__}")
+        return value
+
+    return hook
+
+
+def _structure_float(value: Any, _type: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("expected float")
+    return float(value)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(omit_if_default=False)
+    for kind in (str, int, bool):
+        conv.register_structure_hook(kind, _strict(kind))
+    conv.register_structure_hook(float, _structure_float)
+
+    def is_camel(cls: type) -> bool:
+        return cls in _CAMEL
+
+    def unstructure_factory(cls: type) -> Any:
+        renames = {a.name: override(rename=_to_camel(a.name)) for a in attrs.fields(cls)}
+        return make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+
+    def structure_factory(cls: type) -> Any:
+        renames = {a.name: override(rename=_to_camel(a.name)) for a in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+
+    conv.register_unstructure_hook_factory(is_camel, unstructure_factory)
+    conv.register_structure_hook_factory(is_camel, structure_factory)
+    return conv
+
+
+converter = _make_converter()
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure a request body, turning every validation error into a 400 envelope whose
+    ``details.errors`` lists each problem with its JSON path."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            errors = [_wire_path(cls, e) for e in cattrs.transform_error(exc)]
+        else:
+            errors = [str(exc)]
+        raise InvalidRequest(
+            "request body has invalid fields: " + "; ".join(errors), details={"errors": errors}
+        ) from None
+
+
+def _wire_path(cls: type, error: str) -> str:
+    """cattrs names attributes in its paths; show the client the names it sent."""
+    if cls not in _CAMEL:
+        return error
+    return re.sub(r"\$\.([a-z_]+)", lambda m: "$." + _to_camel(m[1]), error)
+
+
+def unstructure(value: Any) -> Any:
+    return converter.unstructure(value)
+
+
+# --- /api/v1 handshake -----------------------------------------------------------------
+
+
+@camel
+@attrs.frozen
+class DaemonInfo:
+    pid: int
+    uptime: float
+    started_at: str
+    socket: str
+
+
+@camel
+@attrs.frozen
+class Capabilities:
+    sessions: bool
+    events: bool
+    actions: bool
+    harnesses: list[str]
+    event_cursor: str = "sequence"
+    structured_errors: bool = True
+    eve: bool = True
+    websocket: bool = False
+
+
+@camel
+@attrs.frozen
+class Health:
+    ok: bool
+    api_version: str
+    coven_version: str
+    capabilities: Capabilities
+    daemon: DaemonInfo
+
+
+@camel
+@attrs.frozen
+class ActionRequest:
+    action: str | None = None
+    origin: str | None = None
+    intent_id: str | None = None
+    args: dict[str, Any] | None = None
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+@camel
+@attrs.frozen
+class LaunchRequest:
+    """``POST /api/v1/sessions``. Unknown keys are ignored (real clients send more)."""
+
+    project_root: str | None = None
+    harness: str | None = None
+    prompt: str | None = None
+    cwd: str | None = None
+    title: str | None = None
+    launch_mode: str | None = None
+    model: str | None = None
+    #: argv for the ``command`` harness.
+    command: list[str] | None = None
+
+
+@attrs.frozen
+class SessionRecord:
+    """The Rust daemon's SessionRecord (snake_case, field order kept) plus our fields."""
+
+    id: str
+    project_root: str
+    harness: str
+    title: str
+    status: str
+    exit_code: int | None
+    archived_at: str | None
+    created_at: str
+    updated_at: str
+    conversation_id: str | None
+    familiar_id: str | None
+    execution_binding: None
+    labels: list[str]
+    visibility: str
+    external: bool
+    transcript_path: str | None
+    cwd: str
+    launch_mode: str
+    pid: int | None
+    turns: int
+    event_count: int
