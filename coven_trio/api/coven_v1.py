@@ -6,11 +6,17 @@ with the decisions of spec §4; where we differ, ``docs/api.md`` says so.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import models
-from ..errors import ActionRejected
-from ..http import Request, Response, Router
+from ..config import MAX_EVENTS_RESPONSE_BYTES
+from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
+from ..http import Request, Response, Router, StreamResponse
+from ..journal import Journal
 
 if TYPE_CHECKING:
     from ..daemon import Daemon
@@ -133,6 +139,192 @@ class CovenV1:
             {"ok": True, "accepted": True, "action": action, "status": "completed", "event": event}
         )
 
+    # --- sessions ------------------------------------------------------------------------
+
+    async def list_sessions(self, request: Request) -> Response:
+        query = request.query
+        sessions = self.daemon.sessions.ordered()
+        records = [models.unstructure(s.record()) for s in sessions]
+        if not {"limit", "cursor", "includeArchived"} & query.keys():
+            return Response.json(records)
+        limit = _int_param(query, "limit", 100)
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest(
+                "Query parameter `limit` must be an integer between 1 and 1000.",
+                details={"limit": query["limit"]},
+            )
+        archived = query.get("includeArchived", "false")
+        if archived not in ("true", "false"):
+            raise InvalidRequest(
+                "Query parameter `includeArchived` must be `true` or `false`.",
+                details={"includeArchived": archived},
+            )
+        if "cursor" in query:
+            after = _decode_cursor(query["cursor"])
+            records = [r for r in records if (r["created_at"], r["id"]) < after]
+        page = records[:limit]
+        next_cursor = _encode_cursor(page[-1]) if len(records) > limit else None
+        return Response.json({"sessions": page, "next_cursor": next_cursor})
+
+    async def launch(self, request: Request) -> Response:
+        launch = models.structure(request.json_object(), models.LaunchRequest)
+        session = await self.daemon.sessions.launch(launch)
+        return Response.json(models.unstructure(session.record()), status=201)
+
+    async def get_session(self, request: Request) -> Response:
+        session = self.daemon.sessions.get(request.params["id"])
+        return Response.json(models.unstructure(session.record()))
+
+    async def send_input(self, request: Request) -> Response:
+        session = self.daemon.sessions.get(request.params["id"])
+        details = {"sessionId": session.id}
+        if not session.live:
+            raise SessionNotLive("Session is not live.", details=details)
+        try:
+            body = request.json()
+        except InvalidRequest:
+            raise InvalidRequest("failed to parse request body", details=details) from None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, str):
+            raise InvalidRequest("input payload requires string field `data`", details=details)
+        await session.send_input(data, body)
+        return Response.json({"ok": True, "accepted": True}, status=202)
+
+    async def kill(self, request: Request) -> Response:
+        await self.daemon.sessions.kill(request.params["id"])
+        return Response.json({"ok": True, "accepted": True}, status=202)
+
+    # --- events --------------------------------------------------------------------------
+
+    async def events(self, request: Request) -> Response | StreamResponse:
+        query = request.query
+        session_id = request.params.get("id", query.get("sessionId"))
+        if session_id is None:
+            raise InvalidRequest("sessionId query parameter is required.")
+        after_seq = _int_param(query, "afterSeq", None, "afterSeq must be an integer.")
+        limit = _int_param(query, "limit", None, "limit must be an integer.")
+        session = self.daemon.sessions.get(session_id)
+        journal = session.journal
+        if after_seq is None:
+            after_seq = _seq_of_event_id(session.id, query.get("afterEventId"), len(journal))
+        start = max(after_seq, 0)
+        if query.get("follow") in ("1", "true"):
+            return StreamResponse(
+                200,
+                [("content-type", "application/x-ndjson"), ("cache-control", "no-cache")],
+                _follow_writer(journal, start),
+            )
+        return Response(body=_events_page(journal, start, limit))
+
+
+def _int_param(query: dict[str, str], name: str, default: Any, message: str | None = None) -> Any:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        text = message or (f"Query parameter `{name}` must be an integer between 1 and 1000.")
+        raise InvalidRequest(text, details={name: raw}) from None
+
+
+def _encode_cursor(record: dict[str, Any]) -> str:
+    raw = json.dumps({"created_at": record["created_at"], "id": record["id"]}).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    def bad(detail: str) -> InvalidRequest:
+        return InvalidRequest(
+            "Query parameter `cursor` is invalid.", details={"cursor": cursor, "detail": detail}
+        )
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != cursor:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        raise bad("session cursor is not valid URL-safe base64") from None
+    try:
+        value = json.loads(raw)
+        created_at, session_id = value["created_at"], value["id"]
+        if not isinstance(created_at, str) or not isinstance(session_id, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise bad("session cursor is malformed") from None
+    return created_at, session_id
+
+
+def _seq_of_event_id(session_id: str, event_id: str | None, count: int) -> int:
+    """``afterEventId`` → afterSeq; an unknown id means "from the start" (Rust rule)."""
+    if not event_id:
+        return 0
+    owner, _, index = event_id.rpartition(":")
+    if owner != session_id or not index.isdigit() or int(index) >= count:
+        return 0
+    return int(index) + 1
+
+
+def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
+    """``{"events":[…],"nextCursor":…,"hasMore":…}`` from pre-encoded records, stopping
+    before ``limit`` entries or the response budget.
+
+    Without ``limit`` the Rust daemon answers 413 when everything left overflows 4 MiB;
+    we return a full page with ``hasMore:true`` instead (docs/api.md), so a long session
+    can always be read. Only an entry too large on its own is 413.
+    """
+    count = len(journal)
+    wanted = count - start if limit is None else max(1, min(limit, 1000))
+    budget = MAX_EVENTS_RESPONSE_BYTES - 64
+    records: list[bytes] = []
+    size = 0
+    index = start
+    while index < count and len(records) < wanted:
+        record = journal.event_record(index)
+        if size + len(record) + 1 > budget:
+            if not records:
+                raise EventResponseTooLarge(
+                    "The next event is too large for the daemon transport response limit.",
+                    details={"eventId": f"{journal.session_id}:{index}", "seq": index + 1},
+                )
+            break
+        records.append(record)
+        size += len(record) + 1
+        index += 1
+    has_more = index < count and bool(records)
+    cursor = b'{"afterSeq":%d}' % index if records else b"null"
+    return (
+        b'{"events":['
+        + b",".join(records)
+        + b'],"nextCursor":'
+        + cursor
+        + b',"hasMore":'
+        + (b"true" if has_more else b"false")
+        + b"}"
+    )
+
+
+#: A follow stream writes at most this much per chunk (one send per batch).
+FOLLOW_BATCH_BYTES = 1 << 20
+
+
+def _follow_writer(
+    journal: Journal, start: int
+) -> Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]:
+    """NDJSON EventRecords from ``start``, live, until the session's journal closes."""
+
+    async def write(send: Callable[[bytes], Awaitable[None]]) -> None:
+        index = start
+        while await journal.wait_past(index):
+            chunk = bytearray()
+            end = len(journal)
+            while index < end and len(chunk) < FOLLOW_BATCH_BYTES:
+                chunk += journal.event_record(index) + b"\n"
+                index += 1
+            await send(bytes(chunk))
+
+    return write
+
 
 def install(router: Router, daemon: Daemon) -> CovenV1:
     api = CovenV1(daemon)
@@ -141,4 +333,11 @@ def install(router: Router, daemon: Daemon) -> CovenV1:
     router.add("GET", f"{PREFIX}/api-version", api.api_version)
     router.add("GET", f"{PREFIX}/capabilities", api.capabilities)
     router.add("POST", f"{PREFIX}/actions", api.actions)
+    router.add("GET", f"{PREFIX}/sessions", api.list_sessions)
+    router.add("POST", f"{PREFIX}/sessions", api.launch)
+    router.add("GET", f"{PREFIX}/sessions/{{id}}", api.get_session)
+    router.add("POST", f"{PREFIX}/sessions/{{id}}/input", api.send_input)
+    router.add("POST", f"{PREFIX}/sessions/{{id}}/kill", api.kill)
+    router.add("GET", f"{PREFIX}/sessions/{{id}}/events", api.events)
+    router.add("GET", f"{PREFIX}/events", api.events)
     return api

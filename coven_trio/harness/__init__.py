@@ -1,8 +1,8 @@
 """Harness adapters: which agent CLIs exist, how to start them, how to read them.
 
-The catalog knows the built-in ids (``claude``, ``codex``, ``command``) and the
-Coven-style manifests under ``<home>/adapters``; each adapter module builds argv (pure,
-unit-tested) and translates native output lines into journal entries.
+The catalog knows the built-in ids (``claude``, ``codex``, ``command``) and Coven-style
+manifests (``manifest.py``); :func:`make_driver` builds the per-session driver that
+turns a launch into argv and native output into journal entries.
 """
 
 from __future__ import annotations
@@ -12,15 +12,19 @@ from pathlib import Path
 
 import attrs
 
-from .manifest import Manifest, load_manifests
+from ._driver import Driver, Entry, model_id
+from .claude import ClaudeDriver
+from .codex import CodexDriver
+from .command import CommandDriver
+from .manifest import Manifest, ManifestDriver, load_manifests
 
-#: Launch modes of spec §4, in the order the error message lists them.
+#: Launch modes of spec §4, in the order error messages list them.
 LAUNCH_MODES = ("interactive", "nonInteractive", "stream")
 
 
 @attrs.frozen
 class HarnessSpec:
-    """What the daemon needs to know about one harness id."""
+    """What the daemon knows about one harness id."""
 
     id: str
     #: Program to find on PATH (or a path); None for ``command``, whose argv is per launch.
@@ -43,6 +47,12 @@ BUILT_IN = (
 )
 
 
+def _manifest_spec(manifest: Manifest) -> HarnessSpec:
+    modes = ("interactive", "nonInteractive", *(("stream",) if manifest.stream else ()))
+    default = "stream" if manifest.stream else "nonInteractive"
+    return HarnessSpec(manifest.id, manifest.executable, default, modes, manifest)
+
+
 class HarnessCatalog:
     """Built-ins plus manifests; :meth:`refresh` re-reads manifests and PATH."""
 
@@ -58,16 +68,9 @@ class HarnessCatalog:
         manifests, self.errors = load_manifests(self.home)
         for manifest in manifests:
             if manifest.id in specs:
-                self.errors.append(f"{manifest.path}: id {manifest.id!r} is built in; ignored")
+                self.errors.append(f"{manifest.path}: `{manifest.id}` is built in; skipped")
                 continue
-            modes = ("nonInteractive", "stream") if manifest.stream else ("nonInteractive",)
-            specs[manifest.id] = HarnessSpec(
-                manifest.id,
-                manifest.executable,
-                "stream" if manifest.stream else "nonInteractive",
-                ("interactive", *modes),
-                manifest,
-            )
+            specs[manifest.id] = _manifest_spec(manifest)
         self._specs = specs
         self._available = [
             spec.id for spec in specs.values() if spec.executable is None or spec.resolve()
@@ -82,3 +85,41 @@ class HarnessCatalog:
     def available(self) -> list[str]:
         """Ids whose executable was found at the last refresh (``command`` always is)."""
         return list(self._available)
+
+
+def make_driver(
+    spec: HarnessSpec,
+    *,
+    executable: str,
+    mode: str,
+    model: str | None,
+    command: list[str] | None,
+) -> Driver:
+    """The driver for one session of ``spec`` (inputs already validated)."""
+    if spec.manifest is not None:
+        if mode == "stream":
+            flag = spec.manifest.model_flag
+            return ClaudeDriver(
+                executable=executable,
+                mode=mode,
+                model=model if flag else None,
+                stream_args=spec.manifest.stream_args,
+                model_flag=flag or "--model",
+            )
+        return ManifestDriver(executable=executable, mode=mode, model=model, manifest=spec.manifest)
+    if spec.id == "claude":
+        return ClaudeDriver(executable=executable, mode=mode, model=model)
+    if spec.id == "codex":
+        return CodexDriver(executable=executable, mode=mode, model=model)
+    return CommandDriver(executable=executable, mode=mode, argv=tuple(command or ()))
+
+
+__all__ = [
+    "LAUNCH_MODES",
+    "Driver",
+    "Entry",
+    "HarnessCatalog",
+    "HarnessSpec",
+    "make_driver",
+    "model_id",
+]

@@ -1,20 +1,32 @@
-"""Coven-style harness manifests: ``<home>/adapters/*.json`` (and the folders named in
-``COVEN_HARNESS_ADAPTER_DIRS``), each registering one custom harness.
+"""Coven-style harness manifests: ``<home>/adapters/*.json`` plus every ``*.json`` in the
+folders of ``COVEN_HARNESS_ADAPTER_DIRS`` (``:``-separated). A broken manifest is
+reported at launch and in logs, never fatal; built-in ids cannot be overridden.
 
-Fields read (Coven's names): ``id`` (required), ``label``, ``executable`` (required: a
-bare name looked up on PATH, or a path relative to the manifest's folder), ``args``
-(argv before the prompt), ``promptMode`` (``argument`` — prompt as the last argument,
-the default — or ``stdin``), ``stream`` (true: speaks Claude's stream-json both ways,
-so follow-ups go on stdin). A broken manifest is reported, never fatal.
+Shape (Coven's, ``reference/coven-v1.md`` §6.6): ``{"adapters": [{…}]}`` or one adapter
+object. Fields read: ``id``, ``label``, ``executable``,
+``interactive_prompt_prefix_args``, ``non_interactive_prompt_prefix_args``,
+``model_flag``, ``capabilities.stream``, ``stream_args.prefix_args``, ``install_hint``
+(camelCase aliases accepted). One extension: ``executable`` may be a path relative to the
+manifest's folder (``./echo_agent.py``), so a manifest can ship with its agent.
+
+argv: ``exe [model_flag M] PREFIX… -- PROMPT`` (interactive/nonInteractive), or
+``exe [model_flag M] STREAM_PREFIX…`` with the prompt as a stream-json user line
+(``stream``: driven exactly like claude).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import attrs
+
+from ._driver import Driver
+
+_ID = re.compile(r"^[a-z0-9._-]+$")
 
 
 @attrs.frozen
@@ -23,61 +35,118 @@ class Manifest:
     path: Path
     executable: str
     label: str = ""
-    args: tuple[str, ...] = ()
-    prompt_mode: str = "argument"
+    interactive_args: tuple[str, ...] = ()
+    non_interactive_args: tuple[str, ...] = ()
+    model_flag: str | None = None
     stream: bool = False
+    stream_args: tuple[str, ...] = ()
+    install_hint: str = ""
 
 
-def _manifest_dirs(home: Path) -> list[Path]:
-    dirs = [home / "adapters"]
-    extra = os.environ.get("COVEN_HARNESS_ADAPTER_DIRS", "")
-    dirs += [Path(part) for part in extra.split(os.pathsep) if part]
-    return dirs
+def _field(data: dict[str, Any], snake: str) -> Any:
+    head, *rest = snake.split("_")
+    camel = head + "".join(p.title() for p in rest)
+    return data.get(snake, data.get(camel))
 
 
-def parse_manifest(path: Path, data: object) -> Manifest:
-    """Validate one manifest's JSON; raises ValueError with a reason."""
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"`{name}` must be a list of strings")
+    return tuple(value)
+
+
+def parse_adapter(path: Path, data: Any) -> Manifest:
+    """Validate one adapter object; raises ValueError with a reason."""
     if not isinstance(data, dict):
-        raise ValueError("manifest must be a JSON object")
+        raise ValueError("adapter must be a JSON object")
     harness_id = data.get("id")
-    if not isinstance(harness_id, str) or not harness_id.strip():
-        raise ValueError("`id` must be a non-empty string")
+    if not isinstance(harness_id, str) or not _ID.match(harness_id):
+        raise ValueError("`id` must match [a-z0-9._-]+")
     executable = data.get("executable")
     if not isinstance(executable, str) or not executable.strip():
         raise ValueError("`executable` must be a non-empty string")
     if "/" in executable:
         executable = os.path.normpath(path.parent / executable)
-    args = data.get("args", [])
-    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ValueError("`args` must be a list of strings")
-    prompt_mode = data.get("promptMode", "argument")
-    if prompt_mode not in ("argument", "stdin"):
-        raise ValueError("`promptMode` must be `argument` or `stdin`")
-    stream = data.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ValueError("`stream` must be a boolean")
-    label = data.get("label", "")
+    capabilities = data.get("capabilities") or {}
+    stream = bool(capabilities.get("stream")) if isinstance(capabilities, dict) else False
+    stream_spec = _field(data, "stream_args") or {}
+    if not isinstance(stream_spec, dict):
+        raise ValueError("`stream_args` must be an object")
+    stream_args = _strings(_field(stream_spec, "prefix_args"), "stream_args.prefix_args")
+    if stream and not stream_args:
+        raise ValueError("`stream_args.prefix_args` is required when capabilities.stream")
+    model_flag = _field(data, "model_flag")
+    label = data.get("label")
+    hint = data.get("install_hint")
     return Manifest(
-        id=harness_id.strip(),
+        id=harness_id,
         path=path,
         executable=executable,
-        label=label if isinstance(label, str) else "",
-        args=tuple(args),
-        prompt_mode=prompt_mode,
+        label=label if isinstance(label, str) else harness_id,
+        interactive_args=_strings(
+            _field(data, "interactive_prompt_prefix_args"), "interactive_prompt_prefix_args"
+        ),
+        non_interactive_args=_strings(
+            _field(data, "non_interactive_prompt_prefix_args"),
+            "non_interactive_prompt_prefix_args",
+        ),
+        model_flag=model_flag if isinstance(model_flag, str) else None,
         stream=stream,
+        stream_args=stream_args,
+        install_hint=hint if isinstance(hint, str) else "",
     )
 
 
+def _manifest_dirs(home: Path) -> list[Path]:
+    dirs = [home / "adapters"]
+    extra = os.environ.get("COVEN_HARNESS_ADAPTER_DIRS", "")
+    return dirs + [Path(part) for part in extra.split(os.pathsep) if part]
+
+
 def load_manifests(home: Path) -> tuple[list[Manifest], list[str]]:
-    """Every valid manifest, and one message per broken file."""
+    """Every valid adapter (first definition of an id wins), and one message per
+    problem."""
     manifests: list[Manifest] = []
     errors: list[str] = []
+    seen: set[str] = set()
     for folder in _manifest_dirs(home):
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.json")):
             try:
-                manifests.append(parse_manifest(path, json.loads(path.read_text())))
+                data = json.loads(path.read_text())
+                items = data.get("adapters") if isinstance(data, dict) else None
+                for item in items if isinstance(items, list) else [data]:
+                    manifest = parse_adapter(path, item)
+                    if manifest.id in seen:
+                        errors.append(f"{path}: duplicate adapter id `{manifest.id}` skipped")
+                        continue
+                    seen.add(manifest.id)
+                    manifests.append(manifest)
             except (OSError, ValueError) as exc:
                 errors.append(f"{path}: {exc}")
     return manifests, errors
+
+
+@attrs.define
+class ManifestDriver(Driver):
+    """A plain manifest harness: prompt after ``--``, raw output."""
+
+    manifest: Manifest | None = None
+
+    def _head(self) -> list[str]:
+        assert self.manifest is not None
+        head = [self.executable]
+        if self.model and self.manifest.model_flag:
+            head += [self.manifest.model_flag, self.model]
+        return head
+
+    def first_argv(self, prompt: str) -> list[str]:
+        assert self.manifest is not None
+        if self.use_pty:
+            prefix = self.manifest.interactive_args
+        else:
+            prefix = self.manifest.non_interactive_args
+        return [*self._head(), *prefix, "--", prompt]

@@ -1,0 +1,116 @@
+"""What a session needs from a harness: argv per process, what to write on stdin, and
+how to read what comes back. One :class:`Driver` instance per session holds the harness's
+conversation state (its native session or thread id, the tool names seen this turn).
+
+Two kinds of output:
+
+* **structured** drivers (claude stream-json, codex ``exec --json``) get stdout line by
+  line and translate each native line into journal entries (spec §2), keeping unknown
+  ones as ``harness.event {native}``;
+* **raw** drivers (PTY sessions, ``command``, plain manifests) get stdout chunks, which
+  the session journals as ``output {data}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+
+from ..errors import InvalidRequest
+
+#: One journal entry as a driver produces it: ``(type, data)``. The session adds
+#: ``turnId`` (and ``sequence`` on turn ends).
+Entry = tuple[str, dict[str, Any]]
+
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+
+
+def model_id(model: str | None) -> str | None:
+    """Coven's ``strip_provider``: ``openai/gpt-5`` → ``gpt-5``; refuses unsafe ids."""
+    if model is None or not model.strip():
+        return None
+    model = model.strip()
+    head, sep, rest = model.partition("/")
+    if sep and head and rest:
+        model = rest
+    if not _MODEL.match(model) or ".." in model:
+        raise InvalidRequest(f"model id `{model}` is not allowed", details={"model": model})
+    return model
+
+
+def user_line(text: str) -> bytes:
+    """One stream-json user message (Claude's ``--input-format stream-json``)."""
+    message = {
+        "type": "user",
+        "message": {"role": "user", "content": [{"type": "text", "text": text}]},
+    }
+    return json.dumps(message, ensure_ascii=False).encode() + b"\n"
+
+
+def parse_json_line(line: bytes) -> dict[str, Any] | None:
+    """A JSON object, or None for anything else (blank, text, a JSON scalar)."""
+    stripped = line.strip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@attrs.define
+class Driver:
+    """Base: a raw-output harness with one process for the whole session."""
+
+    executable: str
+    mode: str
+    model: str | None = None
+    #: The harness's own conversation id (claude ``session_id``, codex ``thread_id``).
+    conversation_id: str | None = None
+
+    #: Output is translated line by line (True) or journaled raw (False).
+    structured: bool = False
+    #: Each turn is its own process (codex ``exec``, claude ``--print``).
+    per_turn: bool = False
+
+    @property
+    def use_pty(self) -> bool:
+        return self.mode == "interactive"
+
+    @property
+    def has_turns(self) -> bool:
+        """Turns end by the harness saying so (not just by the process exiting)."""
+        return self.structured
+
+    def first_argv(self, prompt: str) -> list[str]:
+        raise NotImplementedError
+
+    def next_argv(self, prompt: str) -> list[str]:
+        """argv of a follow-up turn's process (``per_turn`` drivers)."""
+        raise NotImplementedError
+
+    def prompt_stdin(self, prompt: str) -> bytes | None:
+        """Bytes to write on stdin when a turn's process starts, if any."""
+        return None
+
+    #: Close stdin once :meth:`prompt_stdin` was written (codex reads the prompt to EOF).
+    close_stdin_after_prompt: bool = False
+
+    def turn_input(self, text: str) -> bytes | None:
+        """Bytes that start a follow-up turn on the live process; None if the driver
+        cannot take a turn on stdin."""
+        return None
+
+    def begin_turn(self) -> None:
+        """A new turn starts: reset per-turn translation state."""
+
+    def translate(self, line: bytes) -> list[Entry]:
+        """Native output line → journal entries (structured drivers)."""
+        return [("output", {"data": line.decode("utf-8", "replace") + "\n"})]
+
+    def translate_stderr(self, line: bytes) -> list[Entry]:
+        return [("stderr", {"text": line.decode("utf-8", "replace")})]

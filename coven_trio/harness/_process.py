@@ -1,0 +1,173 @@
+"""Harness child processes: own process group, pipes or a PTY, escalation, reaping.
+
+Every harness runs with ``start_new_session=True`` so its whole tree (node, MCP servers,
+shell tools) can be signalled as one group. Stopping escalates as spec §6 says: close
+stdin → ``stdin_grace`` → SIGTERM to the group → ``term_grace`` → SIGKILL to the group,
+and the root is always reaped. After the root exits the rest of its group is SIGKILLed,
+so a grandchild can neither outlive the session nor hold its pipes open. If the owning
+task is cancelled, the group is SIGKILLed and reaped under a shield on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pty
+import signal
+import subprocess
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+#: Reads from a harness: the pipe capacity, and trio's own default.
+READ_SIZE = 65536
+
+
+class SpawnError(Exception):
+    """The harness could not be started (missing executable, bad cwd, …)."""
+
+
+@attrs.define(eq=False)
+class HarnessProcess:
+    """A started harness: the root process, its group, and its I/O streams."""
+
+    process: trio.Process
+    stdout: trio.abc.ReceiveStream
+    stderr: trio.abc.ReceiveStream | None
+    stdin: trio.abc.SendStream | None
+    is_pty: bool
+    _stdin_lock: trio.Lock = attrs.field(factory=trio.Lock)
+    stdin_closed: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def write(self, data: bytes) -> None:
+        """Write to stdin (or the PTY); raises ``BrokenResourceError`` if it is gone."""
+        if self.stdin is None or self.stdin_closed:
+            raise trio.BrokenResourceError("stdin is closed")
+        async with self._stdin_lock:
+            await self.stdin.send_all(data)
+
+    async def close_stdin(self) -> None:
+        """EOF on stdin: how an agent CLI is asked to finish. A PTY stays open (closing
+        its master would hang up the terminal, which is SIGTERM's job)."""
+        if self.stdin is None or self.is_pty or self.stdin_closed:
+            return
+        self.stdin_closed = True
+        async with self._stdin_lock:
+            await trio.aclose_forcefully(self.stdin)
+
+    def signal_group(self, signum: int) -> None:
+        """Signal every process of the harness's group; a gone group is fine."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
+
+    async def stop(self, stdin_grace: float, term_grace: float) -> int:
+        """Escalate until the root exits; returns its return code (reaped)."""
+        if not self.is_pty:
+            await self.close_stdin()
+            with trio.move_on_after(stdin_grace):
+                return await self.process.wait()
+        self.signal_group(signal.SIGTERM)
+        with trio.move_on_after(term_grace):
+            return await self.process.wait()
+        self.signal_group(signal.SIGKILL)
+        return await self.process.wait()
+
+    async def kill_now(self) -> None:
+        """SIGKILL the group and reap the root, even while being cancelled."""
+        with trio.CancelScope(shield=True):
+            self.signal_group(signal.SIGKILL)
+            await self.process.wait()
+
+    async def aclose_streams(self) -> None:
+        for stream in (self.stdin, self.stdout, self.stderr):
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    use_pty: bool,
+    env: dict[str, str] | None = None,
+) -> HarnessProcess:
+    """Start ``argv`` in ``cwd`` in a new session (process group)."""
+    try:
+        if use_pty:
+            return await _spawn_pty(argv, cwd, env)
+        process = await trio.lowlevel.open_process(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise SpawnError(f"failed to spawn `{argv[0]}`: {exc.strerror or exc}") from exc
+    assert process.stdout is not None and process.stderr is not None
+    return HarnessProcess(
+        process=process,
+        stdout=process.stdout,
+        stderr=process.stderr,
+        stdin=process.stdin,
+        is_pty=False,
+    )
+
+
+class _PtyMaster(trio.abc.HalfCloseableStream):
+    """The PTY master as a stream; EIO after the child side closes is EOF (Linux)."""
+
+    def __init__(self, fd: int) -> None:
+        self._stream = trio.lowlevel.FdStream(fd)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            return await self._stream.receive_some(max_bytes)
+        except trio.BrokenResourceError as exc:
+            if isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.EIO:
+                return b""
+            raise
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        return
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def _spawn_pty(argv: Sequence[str], cwd: str, env: dict[str, str] | None) -> HarnessProcess:
+    master, slave = pty.openpty()
+    try:
+        process = await trio.lowlevel.open_process(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    stream = _PtyMaster(master)
+    return HarnessProcess(process=process, stdout=stream, stderr=None, stdin=stream, is_pty=True)

@@ -1,0 +1,46 @@
+"""Shared bits of the fake agent CLIs: argv logging, behaviour, line output."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+MODE = os.environ.get("FAKE_HARNESS_MODE", "normal")
+DELAY = float(os.environ.get("FAKE_DELAY", "0.2"))
+
+
+def log_argv(name):
+    path = os.environ.get("FAKE_ARGV_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"harness": name, "argv": sys.argv[1:], "pid": os.getpid()}) + "\n")
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def setup_mode():
+    """Side behaviours that do not depend on the CLI."""
+    if MODE == "ignore_sigterm":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if MODE == "grandchild":
+        child = subprocess.Popen(["sleep", "300"])
+        path = os.environ.get("FAKE_GRANDCHILD_PID")
+        if path:
+            with open(path, "w") as f:
+                f.write(str(child.pid))
+
+
+def huge_line():
+    size = int(os.environ.get("FAKE_HUGE_BYTES", str(20 * 1024 * 1024)))
+    sys.stdout.write('{"type":"huge","blob":"' + "x" * size + '"}\n')
+    sys.stdout.flush()
+
+
+def hang_forever():
+    while True:
+        time.sleep(3600)
