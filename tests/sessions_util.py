@@ -1,0 +1,97 @@
+"""Helpers for session tests: launch, follow the NDJSON tail, inspect processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+
+async def launch(client: httpx.AsyncClient, root: Path, **body: Any) -> dict[str, Any]:
+    payload = {"projectRoot": str(root), **body}
+    response = await client.post("/api/v1/sessions", json=payload)
+    assert response.status_code == 201, response.text
+    record: dict[str, Any] = response.json()
+    return record
+
+
+async def events(client: httpx.AsyncClient, session_id: str, **params: Any) -> dict[str, Any]:
+    response = await client.get("/api/v1/events", params={"sessionId": session_id, **params})
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+async def wait_for_kind(
+    client: httpx.AsyncClient, session_id: str, kind: str, count: int = 1, timeout: float = 20
+) -> list[dict[str, Any]]:
+    """Follow the session until ``count`` entries of ``kind`` arrived (or it ended)."""
+    seen: list[dict[str, Any]] = []
+    with trio.fail_after(timeout):
+        async with client.stream(
+            "GET", "/api/v1/events", params={"sessionId": session_id, "follow": "1"}
+        ) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if not line:
+                    continue
+                record = json.loads(line)
+                seen.append(record)
+                if sum(r["kind"] == kind for r in seen) >= count:
+                    return seen
+    raise AssertionError(f"session ended before {count} x {kind}: {[r['kind'] for r in seen]}")
+
+
+async def follow_bytes(client: httpx.AsyncClient, session_id: str, after: int = 0) -> bytes:
+    """Everything the follow stream sends, until the session's journal closes."""
+    chunks = []
+    async with client.stream(
+        "GET",
+        "/api/v1/events",
+        params={"sessionId": session_id, "follow": "1", "afterSeq": str(after)},
+    ) as response:
+        assert response.status_code == 200
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def kinds(records: list[dict[str, Any]]) -> list[str]:
+    return [r["kind"] for r in records]
+
+
+def payload(record: dict[str, Any]) -> Any:
+    return json.loads(record["payload_json"])
+
+
+def live_pids_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are alive (zombies do not count)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state not in ("Z", "X"):
+            found.append(int(entry))
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in ("Z", "X")
+
+
+def argv_log(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
