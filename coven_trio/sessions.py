@@ -151,7 +151,7 @@ class Session:
             return
         if type_ in TURN_TYPES and self.turn_id is not None:
             data = {**(data or {}), "turnId": self.turn_id}
-            if type_ in ("turn.started", "turn.completed", "turn.failed"):
+            if type_ in ("turn.started", "message.received", "turn.completed", "turn.failed"):
                 data["sequence"] = self.turns
         self.journal.append(type_, data)
         self.updated_at = utc_now()
@@ -164,7 +164,7 @@ class Session:
         self.driver.begin_turn()
         self._append("turn.started")
         if message:
-            self._append("message.received", {"message": {"role": "user", "content": message}})
+            self._append("message.received", {"message": message})
 
     def _end_turn(self, type_: str, data: dict[str, Any] | None = None) -> None:
         if self.turn_active:

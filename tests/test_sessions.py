@@ -107,7 +107,7 @@ async def test_input_to_claude_stream_starts_a_new_turn(
     seen = await wait_for_kind(client, sid, "session.waiting", count=2)
     started = [payload(r) for r in seen if r["kind"] == "turn.started"]
     assert [s["sequence"] for s in started] == [1, 2]
-    received = [payload(r)["message"]["content"] for r in seen if r["kind"] == "message.received"]
+    received = [payload(r)["message"] for r in seen if r["kind"] == "message.received"]
     assert received == ["one", "two"]
     assert "input" in kinds(seen)
     second = [payload(r) for r in seen if r["kind"] == "message.appended"][-1]
