@@ -175,6 +175,59 @@ class BadHttp(CovenError):
     code = "bad_request"
 
 
+# --- eve API (spec §5; codes from reference/eve-http.md §11.2) --------------------------
+
+
+class InvalidJson(CovenError):
+    status = 400
+    code = "invalid_json"
+
+
+class InvalidBody(CovenError):
+    status = 400
+    code = "invalid_body"
+
+
+class MissingMessage(CovenError):
+    status = 400
+    code = "missing_message"
+
+
+class MissingContinuationToken(CovenError):
+    status = 400
+    code = "missing_continuation_token"
+
+
+class MissingInput(CovenError):
+    status = 400
+    code = "missing_input"
+
+
+class InvalidInputResponses(CovenError):
+    status = 400
+    code = "invalid_input_responses"
+
+
+class ContinuationTokenMismatch(CovenError):
+    status = 400
+    code = "continuation_token_mismatch"
+
+
+class AgentNotFound(CovenError):
+    status = 400
+    code = "agent_not_found"
+
+
+class StaleContinuationToken(CovenError):
+    status = 409
+    code = "stale_continuation_token"
+
+
+class SessionTerminal(CovenError):
+    status = 410
+    code = "session_terminal"
+
+
 class StartupError(Exception):
     """The daemon cannot start (home, lock, socket); the CLI prints it and exits 1."""
 

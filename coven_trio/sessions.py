@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import trio
 
+from . import schema
 from ._clock import new_session_id, new_token, utc_now
 from .config import Config
 from .errors import (
@@ -34,6 +35,7 @@ from .errors import (
     CwdOutsideRoot,
     HarnessNotFound,
     HarnessUnsupported,
+    InvalidInputResponses,
     InvalidRequest,
     LaunchFailed,
     SendInputFailed,
@@ -74,6 +76,22 @@ DRAIN_GRACE = 1.0
 INPUT_TIMEOUT = 10.0
 
 
+@attrs.frozen
+class TurnInput:
+    """What starts a turn: the user's message as journaled, the text the harness gets
+    (the message plus any client context and output-schema instructions), and the
+    turn's options."""
+
+    message: str
+    harness_text: str
+    output_schema: dict[str, Any] | None = None
+    input_responses: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def plain(cls, message: str) -> TurnInput:
+        return cls(message=message, harness_text=message)
+
+
 @attrs.define(eq=False)
 class Session:
     """One supervised harness run and its journal."""
@@ -97,6 +115,10 @@ class Session:
     turn_id: str | None = None
     turn_active: bool = False
     continuation_token: str = attrs.field(factory=new_token)
+    #: Harness questions awaiting an answer (``input.requested``), by request id.
+    pending_requests: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    _output_schema: dict[str, Any] | None = None
+    _last_text: str | None = None
     _proc: HarnessProcess | None = None
     _nursery: trio.Nursery | None = None
     _next_prompt: str | None = None
@@ -152,28 +174,50 @@ class Session:
         if type_ in TURN_TYPES and self.turn_id is not None:
             data = {**(data or {}), "turnId": self.turn_id}
             if type_ in ("turn.started", "message.received", "turn.completed", "turn.failed"):
-                data["sequence"] = self.turns
+                data["sequence"] = self.turns - 1
         self.journal.append(type_, data)
         self.updated_at = utc_now()
 
-    def _begin_turn(self, message: str) -> None:
+    def _begin_turn(self, turn: TurnInput) -> None:
+        """Journal a turn's start. ``sequence`` is 0-based and ``turnId`` is
+        ``turn_<sequence>``, as in eve."""
         self.turns += 1
-        self.turn_id = f"turn_{self.turns}"
+        self.turn_id = f"turn_{self.turns - 1}"
         self.turn_active = True
         self.status = "running"
+        self._output_schema = turn.output_schema
+        self._last_text = None
         self.driver.begin_turn()
         self._append("turn.started")
-        if message:
-            self._append("message.received", {"message": message})
+        if turn.message:
+            self._append("message.received", {"message": turn.message})
 
     def _end_turn(self, type_: str, data: dict[str, Any] | None = None) -> None:
-        if self.turn_active:
-            self.turn_active = False
-            self._append(type_, data)
+        """Journal the turn's end once; a completed turn with an ``outputSchema`` is
+        checked first (``result.completed``, or ``turn.failed``
+        ``OUTPUT_SCHEMA_NOT_FULFILLED``)."""
+        if not self.turn_active:
+            return
+        self.turn_active = False
+        if type_ == "turn.completed" and self._output_schema is not None:
+            type_, data = self._check_output(self._output_schema)
+        self._output_schema = None
+        self._append(type_, data)
+
+    def _check_output(self, output_schema: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        found, value = schema.extract_json(self._last_text or "")
+        errors = schema.validate(value, output_schema) if found else ["no JSON in the answer"]
+        if not errors:
+            self._append("result.completed", {"result": value})
+            return "turn.completed", {}
+        return "turn.failed", {
+            "code": "OUTPUT_SCHEMA_NOT_FULFILLED",
+            "message": "The agent could not produce a result matching the requested schema.",
+            "details": {"errors": errors},
+        }
 
     def _wait_for_next(self) -> None:
         self.status = "waiting"
-        self.continuation_token = new_token()
         self._append(
             "session.waiting",
             {"wait": "next-user-message", "continuationToken": self.continuation_token},
@@ -187,16 +231,29 @@ class Session:
         self._append(type_, data)
         self.journal.close()
 
+    def _turn_boundary(self) -> None:
+        """A long-lived harness finished its turn: the session waits for the next one."""
+        proc = self._proc
+        alive = proc is not None and proc.alive()
+        if alive and not self.driver.per_turn and self.status == "running":
+            self._wait_for_next()
+
     def _on_entries(self, entries: Iterable[Entry]) -> None:
         for type_, data in entries:
             if type_ in ("turn.completed", "turn.failed"):
                 self._end_turn(type_, data)
-                proc = self._proc
-                alive = proc is not None and proc.alive()
-                if alive and not self.driver.per_turn and self.status == "running":
-                    self._wait_for_next()
+                self._turn_boundary()
                 continue
+            if type_ == "message.appended" and data.get("role") == "assistant":
+                self._last_text = str(data.get("content", ""))
             self._append(type_, data)
+            if type_ == "input.requested":
+                # The harness is parked on a question: the turn ends here (eve §5 D) and
+                # the answer comes as a follow-up's ``inputResponses``.
+                for request in data.get("requests", []):
+                    self.pending_requests[str(request.get("requestId"))] = request
+                self._end_turn("turn.completed")
+                self._turn_boundary()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -384,7 +441,7 @@ class Session:
         if not self.live:
             raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
         if self.driver.has_turns:
-            await self.start_turn(data, input_body=body)
+            await self.start_turn(TurnInput.plain(data), input_body=body)
             return
         proc = self._proc
         if proc is None or not proc.alive():
@@ -392,25 +449,99 @@ class Session:
         self._append("input", body)
         await self._write(proc, data.encode())
 
-    async def start_turn(self, message: str, *, input_body: dict[str, Any] | None = None) -> None:
-        """Start a follow-up turn with ``message`` (409 ``turn_active`` mid-turn)."""
+    async def start_turn(
+        self, turn: TurnInput, *, input_body: dict[str, Any] | None = None
+    ) -> None:
+        """Start a follow-up turn (409 ``turn_active`` mid-turn). Rotates the
+        continuation token; answers pending harness questions first."""
         if not self.live:
             raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
         if self.turn_active or self.status != "waiting":
             raise TurnActive("A turn is already running.", details={"sessionId": self.id})
+        proc = self._proc
+        answers = self._answers(turn)
+        if not self.driver.per_turn and (proc is None or not proc.alive()):
+            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
         if input_body is not None:
             self._append("input", input_body)
+        self.continuation_token = new_token()
+        if answers:
+            assert proc is not None
+            await self._answer(proc, answers)
+            turn = attrs.evolve(turn, message="", harness_text="")
         if self.driver.per_turn:
-            self._begin_turn(message)
-            self._next_prompt = message
+            self._begin_turn(turn)
+            self._next_prompt = turn.harness_text
             self._wake.set()
             return
-        line = self.driver.turn_input(message)
-        proc = self._proc
-        if line is None or proc is None or not proc.alive():
-            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
-        self._begin_turn(message)
-        await self._write(proc, line)
+        self._begin_turn(turn)
+        if turn.harness_text:
+            line = self.driver.turn_input(turn.harness_text)
+            assert proc is not None and line is not None
+            await self._write(proc, line)
+
+    def _answers(self, turn: TurnInput) -> list[tuple[str, bool]]:
+        """``(requestId, allow)`` for every pending question this turn answers.
+
+        A follow-up while questions are pending must answer them: by ``inputResponses``,
+        or by a message naming an option (``approve``/``deny``, ``Yes``/``No``), which
+        answers all of them. Anything else is a 400.
+        """
+        if not self.pending_requests:
+            if turn.input_responses:
+                raise InvalidInputResponses("There is no pending input request to answer.")
+            return []
+        if turn.input_responses:
+            if turn.message:
+                raise InvalidInputResponses(
+                    "Send 'message' in its own follow-up once the input requests are answered."
+                )
+            answers = []
+            for response in turn.input_responses:
+                request_id = response["requestId"]
+                if request_id not in self.pending_requests:
+                    raise InvalidInputResponses(
+                        f"Unknown requestId {request_id!r}.", details={"requestId": request_id}
+                    )
+                option = str(response.get("optionId") or response.get("text") or "")
+                answers.append((request_id, _allows(option)))
+            return answers
+        option = turn.message.strip().lower()
+        if option in ("approve", "yes", "deny", "no"):
+            return [(request_id, _allows(option)) for request_id in self.pending_requests]
+        raise InvalidInputResponses(
+            "Answer the pending input requests first (inputResponses, or approve/deny).",
+            details={"requestIds": list(self.pending_requests)},
+        )
+
+    async def _answer(self, proc: HarnessProcess, answers: list[tuple[str, bool]]) -> None:
+        """Send each answer to the harness; a denial is journaled as a rejected action
+        (stamped with the parked turn, eve §5 E)."""
+        for request_id, allow in answers:
+            request = self.pending_requests.pop(request_id)
+            action = request.get("action") or {}
+            line = self.driver.control_response(request_id, allow, action.get("input"))
+            if line is None:
+                raise InvalidInputResponses("This harness does not take input responses.")
+            if not allow:
+                self._append(
+                    "action.result",
+                    {
+                        "result": {
+                            "kind": "tool-result",
+                            "callId": action.get("callId", ""),
+                            "toolName": action.get("toolName", ""),
+                            "output": "Tool execution was denied.",
+                            "isError": True,
+                        },
+                        "status": "rejected",
+                        "error": {
+                            "code": "TOOL_EXECUTION_DENIED",
+                            "message": "Tool execution was denied.",
+                        },
+                    },
+                )
+            await self._write(proc, line)
 
     async def _write(self, proc: HarnessProcess, data: bytes) -> None:
         try:
@@ -456,6 +587,10 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
         else:
             leaves.append(exc)
     return leaves[0] if len(leaves) == 1 else group
+
+
+def _allows(option: str) -> bool:
+    return option.strip().lower() in ("approve", "yes", "allow")
 
 
 def _failure(code: str, message: str, exit_code: int | None = None) -> dict[str, Any]:
@@ -504,9 +639,21 @@ class SessionRegistry:
     def live(self) -> list[Session]:
         return [s for s in self._sessions.values() if s.live]
 
-    async def launch(self, request: LaunchRequest, *, agent: str | None = None) -> Session:
-        """Validate, start the harness, register the session. Any failure leaves nothing."""
-        session = self._prepare(request, agent)
+    async def launch(
+        self,
+        request: LaunchRequest,
+        *,
+        agent: str | None = None,
+        first_turn: TurnInput | None = None,
+        system_prompt: str | None = None,
+        permission_prompts: bool = False,
+    ) -> Session:
+        """Validate, start the harness, register the session. Any failure leaves nothing.
+
+        ``first_turn`` (eve) separates what is journaled from what the harness gets;
+        by default both are the request's prompt.
+        """
+        session = self._prepare(request, agent, first_turn, system_prompt, permission_prompts)
         if self.closing:
             raise CapacityExhausted("The daemon is shutting down.", headers=[("retry-after", "1")])
         if len(self.live()) + self._launching >= self.config.max_sessions:
@@ -526,7 +673,14 @@ class SessionRegistry:
         log.info("session %s launched (%s, %s)", session.id, session.harness, session.launch_mode)
         return session
 
-    def _prepare(self, request: LaunchRequest, agent: str | None) -> Session:
+    def _prepare(
+        self,
+        request: LaunchRequest,
+        agent: str | None,
+        first_turn: TurnInput | None,
+        system_prompt: str | None,
+        permission_prompts: bool,
+    ) -> Session:
         root, cwd = _resolve_paths(request.project_root, request.cwd)
         harness_id = (request.harness or "").strip()
         if not harness_id:
@@ -577,7 +731,16 @@ class SessionRegistry:
                 )
             executable = found
         model = model_id(request.model)
-        driver = make_driver(spec, executable=executable, mode=mode, model=model, command=command)
+        driver = make_driver(
+            spec,
+            executable=executable,
+            mode=mode,
+            model=model,
+            command=command,
+            system_prompt=system_prompt,
+            permission_prompts=permission_prompts,
+        )
+        turn = first_turn or TurnInput.plain(prompt)
         session_id = new_session_id()
         title = request.title if request.title and request.title.strip() else prompt
         journal = Journal(session_id, max_bytes=self.config.journal_max_bytes)
@@ -591,7 +754,7 @@ class SessionRegistry:
             launch_mode=mode,
             config=self.config,
             journal=journal,
-            prompt=prompt,
+            prompt=turn.harness_text,
             agent=agent,
         )
         started: dict[str, Any] = {"sessionId": session_id, "harness": harness_id}
@@ -599,7 +762,7 @@ class SessionRegistry:
             started["agent"] = agent
         started.update(projectRoot=root, cwd=cwd)
         journal.append("session.started", started)
-        session._begin_turn(prompt)
+        session._begin_turn(turn)
         return session
 
     async def kill(self, session_id: str) -> Session:

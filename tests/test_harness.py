@@ -167,7 +167,7 @@ def test_claude_translation() -> None:
     [(kind, data)] = claude.translate(line(ask))
     assert kind == "input.requested"
     assert data["requests"][0]["requestId"] == "r1"
-    assert data["requests"][0]["options"] == ["approve", "deny"]
+    assert [o["id"] for o in data["requests"][0]["options"]] == ["approve", "deny"]
     assert claude.translate(line({"type": "rate_limit_event"}))[0][0] == "harness.event"
     assert claude.translate(b"plain text") == [("output", {"data": "plain text\n"})]
     assert claude.translate(b"   ") == []

@@ -74,7 +74,7 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
     assert text == "Echo: hello there"
     appended = [payload(r) for r in lines if r["kind"] == "message.appended"]
     assert appended[0]["content"] == "Echo: hello there"
-    assert appended[0]["turnId"] == "turn_1"
+    assert appended[0]["turnId"] == "turn_0"
     waiting = payload(next(r for r in lines if r["kind"] == "session.waiting"))
     assert waiting["wait"] == "next-user-message"
     assert waiting["continuationToken"].startswith("tok_")
@@ -106,7 +106,7 @@ async def test_input_to_claude_stream_starts_a_new_turn(
     assert response.json() == {"ok": True, "accepted": True}
     seen = await wait_for_kind(client, sid, "session.waiting", count=2)
     started = [payload(r) for r in seen if r["kind"] == "turn.started"]
-    assert [s["sequence"] for s in started] == [1, 2]
+    assert [s["sequence"] for s in started] == [0, 1]
     received = [payload(r)["message"] for r in seen if r["kind"] == "message.received"]
     assert received == ["one", "two"]
     assert "input" in kinds(seen)
@@ -115,7 +115,7 @@ async def test_input_to_claude_stream_starts_a_new_turn(
         "id": second["id"],
         "role": "assistant",
         "content": "Echo: two",
-        "turnId": "turn_2",
+        "turnId": "turn_1",
     }
     assert len(argv_log(fakes_on_path)) == 1  # the same process took the follow-up
     record = (await client.get(f"/api/v1/sessions/{sid}")).json()

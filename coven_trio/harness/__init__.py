@@ -94,8 +94,15 @@ def make_driver(
     mode: str,
     model: str | None,
     command: list[str] | None,
+    system_prompt: str | None = None,
+    permission_prompts: bool = False,
 ) -> Driver:
-    """The driver for one session of ``spec`` (inputs already validated)."""
+    """The driver for one session of ``spec`` (inputs already validated).
+
+    ``system_prompt`` goes to claude as ``--append-system-prompt`` and is prepended to
+    other harnesses' prompts; ``permission_prompts`` routes claude's tool permission
+    questions to us (``--permission-prompt-tool stdio``, stream mode).
+    """
     if spec.manifest is not None:
         if mode == "stream":
             flag = spec.manifest.model_flag
@@ -108,9 +115,17 @@ def make_driver(
             )
         return ManifestDriver(executable=executable, mode=mode, model=model, manifest=spec.manifest)
     if spec.id == "claude":
-        return ClaudeDriver(executable=executable, mode=mode, model=model)
+        return ClaudeDriver(
+            executable=executable,
+            mode=mode,
+            model=model,
+            system_prompt=system_prompt,
+            permission_prompts=permission_prompts and mode == "stream",
+        )
     if spec.id == "codex":
-        return CodexDriver(executable=executable, mode=mode, model=model)
+        return CodexDriver(
+            executable=executable, mode=mode, model=model, system_prompt=system_prompt
+        )
     return CommandDriver(executable=executable, mode=mode, argv=tuple(command or ()))
 
 

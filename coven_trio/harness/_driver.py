@@ -71,6 +71,8 @@ class Driver:
     model: str | None = None
     #: The harness's own conversation id (claude ``session_id``, codex ``thread_id``).
     conversation_id: str | None = None
+    #: Instructions for the whole session (an agent profile's ``systemPrompt``).
+    system_prompt: str | None = None
 
     #: Output is translated line by line (True) or journaled raw (False).
     structured: bool = False
@@ -103,6 +105,10 @@ class Driver:
     def turn_input(self, text: str) -> bytes | None:
         """Bytes that start a follow-up turn on the live process; None if the driver
         cannot take a turn on stdin."""
+        return None
+
+    def control_response(self, request_id: str, allow: bool, tool_input: Any) -> bytes | None:
+        """The answer to a harness's permission question; None if it asks none."""
         return None
 
     def begin_turn(self) -> None:

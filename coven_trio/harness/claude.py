@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -45,6 +46,8 @@ class ClaudeDriver(Driver):
     #: Extra argv before the stream prefix (a manifest's own stream prefix replaces ours).
     stream_args: tuple[str, ...] = STREAM_ARGS
     model_flag: str = "--model"
+    #: Ask us (on stdout, ``control_request``) before using a tool (stream mode).
+    permission_prompts: bool = False
     _answering: bool = False
     _tools: dict[str, str] = attrs.field(factory=dict)
 
@@ -58,6 +61,10 @@ class ClaudeDriver(Driver):
         head = [self.executable]
         if self.model:
             head += [self.model_flag, self.model]
+        if self.system_prompt:
+            head += ["--append-system-prompt", self.system_prompt]
+        if self.permission_prompts:
+            head += ["--permission-prompt-tool", "stdio"]
         return head + _bypass()
 
     def first_argv(self, prompt: str) -> list[str]:
@@ -76,6 +83,18 @@ class ClaudeDriver(Driver):
 
     def turn_input(self, text: str) -> bytes | None:
         return user_line(text) if self.mode == "stream" else None
+
+    def control_response(self, request_id: str, allow: bool, tool_input: Any) -> bytes | None:
+        inner: dict[str, Any]
+        if allow:
+            inner = {"behavior": "allow", "updatedInput": tool_input or {}}
+        else:
+            inner = {"behavior": "deny", "message": "The user denied this tool call."}
+        response = {
+            "type": "control_response",
+            "response": {"subtype": "success", "request_id": request_id, "response": inner},
+        }
+        return json.dumps(response).encode() + b"\n"
 
     def begin_turn(self) -> None:
         self._answering = False
@@ -207,7 +226,7 @@ class ClaudeDriver(Driver):
                     "requests": [
                         {
                             "requestId": str(msg.get("request_id", "")),
-                            "prompt": f"Allow {tool}?",
+                            "prompt": f"Approve tool call: {tool}",
                             "action": {
                                 "kind": "tool-call",
                                 "callId": str(request.get("tool_use_id", "")),
@@ -215,7 +234,11 @@ class ClaudeDriver(Driver):
                                 "input": request.get("input"),
                             },
                             "display": "confirmation",
-                            "options": ["approve", "deny"],
+                            "allowFreeform": False,
+                            "options": [
+                                {"id": "approve", "label": "Yes"},
+                                {"id": "deny", "label": "No"},
+                            ],
                         }
                     ]
                 },

@@ -50,7 +50,11 @@ class CodexDriver(Driver):
         return [*self._head(), *EXEC_ARGS, *resume, "--", "-"]
 
     def prompt_stdin(self, prompt: str) -> bytes | None:
-        return None if self.mode == "interactive" else prompt.encode()
+        if self.mode == "interactive":
+            return None
+        if self.system_prompt:
+            prompt = f"{self.system_prompt}\n\n{prompt}"
+        return prompt.encode()
 
     def begin_turn(self) -> None:
         self._requested.clear()
