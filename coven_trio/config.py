@@ -48,6 +48,9 @@ JOURNAL_MAX_BYTES = 256 * 1024 * 1024
 MAX_SESSIONS = 256
 
 DEFAULT_EVE_MOUNT = "/eve/v1"
+#: An idle eve stream gets a blank line this often, so proxies and clients see it alive
+#: (eve #2527); blank lines are skipped by eve's client and do not move its cursor.
+EVE_HEARTBEAT = 15.0
 SOCKET_NAME = "coven.sock"
 #: Linux ``sun_path`` is 108 bytes including the trailing NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -70,6 +73,7 @@ class Config:
 
     home: Path = attrs.field(factory=default_home, converter=Path)
     eve_mount: str = DEFAULT_EVE_MOUNT
+    eve_heartbeat: float = EVE_HEARTBEAT
     max_head_bytes: int = MAX_HEAD_BYTES
     max_body_bytes: int = MAX_BODY_BYTES
     head_timeout: float = HEAD_TIMEOUT

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..http import Router
-from . import coven_v1
+from . import coven_v1, eve_v1
 
 if TYPE_CHECKING:
     from ..daemon import Daemon
@@ -14,4 +14,5 @@ if TYPE_CHECKING:
 def build_router(daemon: Daemon) -> Router:
     router = Router()
     coven_v1.install(router, daemon)
+    eve_v1.install(router, daemon)
     return router

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import models
@@ -17,6 +16,7 @@ from ..config import MAX_EVENTS_RESPONSE_BYTES
 from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
 from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
+from ._tail import event_records, tail
 
 if TYPE_CHECKING:
     from ..daemon import Daemon
@@ -212,7 +212,7 @@ class CovenV1:
             return StreamResponse(
                 200,
                 [("content-type", "application/x-ndjson"), ("cache-control", "no-cache")],
-                _follow_writer(journal, start),
+                lambda send: tail(journal, start, send, event_records),
             )
         return Response(body=_events_page(journal, start, limit))
 
@@ -302,28 +302,6 @@ def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
         + (b"true" if has_more else b"false")
         + b"}"
     )
-
-
-#: A follow stream writes at most this much per chunk (one send per batch).
-FOLLOW_BATCH_BYTES = 1 << 20
-
-
-def _follow_writer(
-    journal: Journal, start: int
-) -> Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]:
-    """NDJSON EventRecords from ``start``, live, until the session's journal closes."""
-
-    async def write(send: Callable[[bytes], Awaitable[None]]) -> None:
-        index = start
-        while await journal.wait_past(index):
-            chunk = bytearray()
-            end = len(journal)
-            while index < end and len(chunk) < FOLLOW_BATCH_BYTES:
-                chunk += journal.event_record(index) + b"\n"
-                index += 1
-            await send(bytes(chunk))
-
-    return write
 
 
 def install(router: Router, daemon: Daemon) -> CovenV1:

@@ -1,0 +1,59 @@
+"""Replay-then-tail of a journal, shared by every streaming view (NDJSON, WebSocket)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from ..journal import Journal
+
+#: A view's reader: the bytes of entries from an index (a batch), and the next index.
+Reader = Callable[[Journal, int], tuple[bytes, int]]
+Send = Callable[[bytes], Awaitable[None]]
+
+#: One write carries at most about this much: big enough to amortise a send (~14 µs),
+#: small enough that a replay of a huge journal streams instead of copying it all.
+BATCH_BYTES = 1 << 20
+
+
+def eve_lines(journal: Journal, index: int) -> tuple[bytes, int]:
+    return journal.read_lines(index, BATCH_BYTES)
+
+
+def event_records(journal: Journal, index: int) -> tuple[bytes, int]:
+    """Coven EventRecords as NDJSON lines."""
+    chunk = bytearray()
+    end = len(journal)
+    while index < end and len(chunk) < BATCH_BYTES:
+        chunk += journal.event_record(index)
+        chunk += b"\n"
+        index += 1
+    return bytes(chunk), index
+
+
+async def tail(
+    journal: Journal,
+    start: int,
+    send: Send,
+    read: Reader,
+    *,
+    heartbeat: float | None = None,
+    idle: bytes = b"\n",
+) -> None:
+    """Send entries from ``start`` (replay), then each new batch as it lands, until the
+    journal is closed and everything was sent. A reader that is behind gets all
+    available entries in one send; it never makes the journal buffer for it. With
+    ``heartbeat``, ``idle`` is sent after that many quiet seconds."""
+    index = start
+    while True:
+        if index < len(journal):
+            chunk, index = read(journal, index)
+            await send(chunk)
+            continue
+        if journal.closed:
+            return
+        with trio.move_on_after(heartbeat if heartbeat is not None else float("inf")) as quiet:
+            await journal.wait_past(index)
+        if quiet.cancelled_caught:
+            await send(idle)
