@@ -1,21 +1,26 @@
-"""``coven-trio`` command line: argument parsing only; the work is in ``daemon``.
+"""``coven-trio`` command line: argument parsing only; the work is in ``daemon``
+(``serve``) and ``_commands`` (the client commands).
 
-Exit codes: 0 clean shutdown, 1 startup refused (home unsafe, another daemon live, socket
-path too long), 2 usage error (argparse).
+Exit codes: 0 success (a clean shutdown for ``serve``); 1 refused (``serve``: the home is
+unsafe, another daemon is live, the socket path is too long; client commands: the
+daemon answered an error); 2 usage error; 3 the daemon is not reachable; 4 (``status``)
+a stale socket.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import trio
 
-from . import __version__
+from . import __version__, _commands
 from ._log import configure
 from .config import DEFAULT_EVE_MOUNT, Config, default_home
 from .daemon import Daemon, serve
@@ -39,7 +44,46 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--eve-mount", default=DEFAULT_EVE_MOUNT, help="path prefix of the eve-compatible API"
     )
+    _client_commands(commands)
     return parser
+
+
+def _client_commands(commands: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home", type=Path, default=None, help="daemon home (default: $COVEN_HOME or ~/.coven)"
+    )
+    common.add_argument("--json", action="store_true", help="print JSON for programs")
+    common.add_argument("--eve-mount", default=DEFAULT_EVE_MOUNT, help=argparse.SUPPRESS)
+
+    def add(name: str, run: Any, help_: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(name, parents=[common], help=help_)
+        sub.set_defaults(run=run)
+        return sub
+
+    add("health", _commands.health, "the daemon's health handshake")
+    add("status", _commands.status, "is a daemon running on the home? (running/stale/unreachable)")
+    add("sessions", _commands.sessions, "list sessions, newest first")
+    launch = add("launch", _commands.launch, "launch a session; prints its id")
+    launch.add_argument("--harness", required=True, help="claude, codex, command, or a manifest id")
+    launch.add_argument(
+        "--project-root", type=os.path.abspath, default=".", help="project folder (default: .)"
+    )
+    launch.add_argument("--cwd", help="working folder inside the project root")
+    launch.add_argument("--mode", choices=["stream", "nonInteractive", "interactive"])
+    launch.add_argument("--model")
+    launch.add_argument("--title")
+    launch.add_argument(
+        "words", nargs=argparse.REMAINDER, help="the prompt (for `command`: the argv after --)"
+    )
+    tail = add("tail", _commands.tail, "follow a session's journal (replay, then live)")
+    tail.add_argument("session")
+    tail.add_argument("--from", dest="start", type=int, default=0, help="first index (default 0)")
+    send = add("input", _commands.input_, "send input (the next message, or raw bytes)")
+    send.add_argument("session")
+    send.add_argument("data")
+    kill = add("kill", _commands.kill, "stop a session")
+    kill.add_argument("session")
 
 
 async def _watch_signals(daemon: Daemon, signals: AsyncIterator[int]) -> None:
@@ -72,6 +116,9 @@ async def _serve_until_signalled(config: Config) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "serve":
+        args.home = args.home or default_home()
+        return _commands.run(args.run, args)
     configure(args.log_level, args.log_format)
     mount = "/" + args.eve_mount.strip("/")
     config = Config(home=args.home or default_home(), eve_mount=mount)

@@ -84,7 +84,10 @@ def _camel_keys(fields: dict[str, Any]) -> dict[str, Any]:
         head, *rest = name.split("_")
         return head + "".join(part.title() for part in rest)
 
-    return {camel(key): value for key, value in fields.items()}
+    def plain(value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    return {camel(key): plain(value) for key, value in fields.items()}
 
 
 async def serve(

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 from array import array
+from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import trio
 
 from ._clock import utc_now
@@ -42,6 +44,16 @@ _SEQ = b',"streamIndex":'
 
 def _encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@attrs.frozen
+class JournalEntry:
+    """One entry, decoded (for programs that embed the daemon)."""
+
+    index: int
+    type: str
+    data: Any
+    at: str
 
 
 class JournalClosed(Exception):
@@ -176,3 +188,26 @@ class Journal:
                 at.encode(),
             )
         )
+
+    def get(self, index: int) -> JournalEntry:
+        """Entry ``index``, decoded (``data`` is None for an entry without data)."""
+        type_, data, at = self.entry(index)
+        decoded = json.loads(data) if self.has_data(index) else None
+        return JournalEntry(index=index, type=type_, data=decoded, at=at)
+
+    def has_data(self, index: int) -> bool:
+        start = self._start(index)
+        type_end = self._arena.index(b'"', start + 9)
+        return self._arena.startswith(b',"data":', type_end + 1)
+
+    async def entries(self, start: int = 0) -> AsyncIterator[JournalEntry]:
+        """Every entry from ``start``: replay, then live, until the journal closes.
+
+        A cursor of its own: iterate it as slowly as you like, nothing buffers for it.
+        """
+        index = start
+        while await self.wait_past(index):
+            end = len(self._ends)
+            while index < end:
+                yield self.get(index)
+                index += 1

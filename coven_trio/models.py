@@ -123,7 +123,7 @@ class Capabilities:
     event_cursor: str = "sequence"
     structured_errors: bool = True
     eve: bool = True
-    websocket: bool = False
+    websocket: bool = True
 
 
 @camel

@@ -1,6 +1,6 @@
 """HTTP/1.1 over h11: the listener, the per-connection loop, and the router."""
 
-from ._router import Request, Response, Router, StreamResponse, dumps
+from ._router import Request, Response, Router, StreamResponse, Upgrade, dumps
 from ._server import HttpServer
 
-__all__ = ["HttpServer", "Request", "Response", "Router", "StreamResponse", "dumps"]
+__all__ = ["HttpServer", "Request", "Response", "Router", "StreamResponse", "Upgrade", "dumps"]

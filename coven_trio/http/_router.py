@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
+import trio
 
 from ..errors import InvalidRequest, MethodNotAllowed, NotFound, UnsupportedApiVersion
 
@@ -84,7 +85,16 @@ class StreamResponse:
     write_body: BodyWriter
 
 
-Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
+@attrs.define
+class Upgrade:
+    """Take the connection over (WebSocket). ``run`` gets the socket stream with the
+    request head replayed in front of any bytes already read, so a library that wants
+    to parse the upgrade request itself (trio-websocket) can."""
+
+    run: Callable[[trio.abc.Stream], Awaitable[None]]
+
+
+Handler = Callable[[Request], Awaitable[Response | StreamResponse | Upgrade]]
 
 _PARAM = re.compile(r"\{(\w+)\}")
 _API_VERSION = re.compile(r"^/api/(?P<version>[^/]+)(/|$)")

@@ -36,7 +36,7 @@ from ..errors import (
     RequestTimeout,
     envelope,
 )
-from ._router import JSON_TYPE, Request, Response, Router, StreamResponse
+from ._router import JSON_TYPE, Request, Response, Router, StreamResponse, Upgrade
 
 log = logging.getLogger("coven_trio.http")
 
@@ -162,6 +162,9 @@ class HttpServer:
             first = False
             response, must_close = await self._respond(stream, conn, request)
             close = must_close or self.closing
+            if isinstance(response, Upgrade):
+                await response.run(_Replayed(_replay_head(request, conn), stream))
+                return
             if isinstance(response, StreamResponse):
                 keep = await self._send_stream(stream, conn, request, response, close)
             else:
@@ -271,7 +274,7 @@ class HttpServer:
 
     async def _respond(
         self, stream: trio.SocketStream, conn: h11.Connection, request: Request
-    ) -> tuple[Response | StreamResponse, bool]:
+    ) -> tuple[Response | StreamResponse | Upgrade, bool]:
         """Read the body and run the handler. Returns the response and whether the
         connection must close after it (the request was not fully read)."""
         try:
@@ -390,6 +393,43 @@ class HttpServer:
             with trio.move_on_after(self.config.linger_timeout):
                 while await stream.receive_some(MAX_RECV):
                     pass
+
+
+def _replay_head(request: Request, conn: h11.Connection) -> bytes:
+    """The request head, re-serialised (canonical, not byte-identical), followed by
+    whatever the client already sent after it."""
+    client = h11.Connection(h11.CLIENT)
+    head = client.send(
+        h11.Request(
+            method=request.method, target=request.target, headers=list(request.headers.items())
+        )
+    )
+    return head + bytes(conn.trailing_data[0])
+
+
+class _Replayed(trio.abc.Stream):
+    """A stream that returns ``prefix`` before reading from ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: trio.SocketStream) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._prefix:
+            size = len(self._prefix) if max_bytes is None else max_bytes
+            chunk, self._prefix = self._prefix[:size], self._prefix[size:]
+            await trio.lowlevel.checkpoint()
+            return chunk
+        return await self._stream.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 __all__ = ["JSON_TYPE", "HttpServer"]

@@ -1,0 +1,194 @@
+"""The client commands of the ``coven-trio`` CLI: each talks to the daemon through
+:class:`~coven_trio.client.Client` and prints for a person, or JSON with ``--json``.
+
+Exit codes (also in the README): 0 success; 1 the daemon refused the request (its
+error envelope is printed); 2 usage error; 3 the daemon is not reachable; ``status``
+also uses 4 for a stale socket (a file with no daemon behind it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .client import Client, ClientError, DaemonUnreachable
+from .config import SOCKET_NAME
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_STALE = 0, 1, 3, 4
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(Path(args.home) / SOCKET_NAME, eve_mount=args.eve_mount)
+
+
+async def health(args: argparse.Namespace) -> int:
+    body = await _client(args).health()
+    if args.json:
+        _print_json(body)
+    else:
+        daemon = body["daemon"]
+        print(f"coven-trio {body['covenVersion']} (pid {daemon['pid']}) on {daemon['socket']}")
+        harnesses = ", ".join(body["capabilities"]["harnesses"])
+        print(f"  up {daemon['uptime']:.0f}s; harnesses: {harnesses}")
+    return EXIT_OK
+
+
+async def status(args: argparse.Namespace) -> int:
+    path = Path(args.home) / SOCKET_NAME
+    try:
+        body = await Client(path, timeout=5).health()
+    except DaemonUnreachable:
+        state, pid, code = ("stale" if path.exists() else "unreachable"), None, None
+    else:
+        state, pid, code = "running", body["daemon"]["pid"], EXIT_OK
+    if code is None:
+        code = EXIT_STALE if state == "stale" else EXIT_UNREACHABLE
+    if args.json:
+        _print_json({"state": state, "pid": pid, "socket": str(path)})
+    else:
+        detail = {
+            "running": f"pid {pid}",
+            "stale": "socket file present, no daemon answers (the next `serve` replaces it)",
+            "unreachable": "no daemon (start one with `coven-trio serve`)",
+        }[state]
+        print(f"{state}: {path} ({detail})")
+    return code
+
+
+async def sessions(args: argparse.Namespace) -> int:
+    records = await _client(args).sessions()
+    if args.json:
+        _print_json(records)
+        return EXIT_OK
+    for r in records:
+        title = r["title"] if len(r["title"]) <= 40 else r["title"][:39] + "…"
+        print(f"{r['id']}  {r['status']:9}  {r['harness']:8}  {r['launch_mode']:14}  {title}")
+    return EXIT_OK
+
+
+async def launch(args: argparse.Namespace) -> int:
+    words = list(args.words)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    command = words if args.harness == "command" else None
+    prompt = None if command is not None else " ".join(words)
+    record = await _client(args).launch(
+        project_root=args.project_root,
+        harness=args.harness,
+        prompt=prompt,
+        cwd=args.cwd,
+        launch_mode=args.mode,
+        model=args.model,
+        title=args.title,
+        command=command,
+    )
+    if args.json:
+        _print_json(record)
+    else:
+        print(record["id"])
+    return EXIT_OK
+
+
+async def input_(args: argparse.Namespace) -> int:
+    result = await _client(args).send_input(args.session, args.data)
+    if args.json:
+        _print_json(result)
+    return EXIT_OK
+
+
+async def kill(args: argparse.Namespace) -> int:
+    result = await _client(args).kill(args.session)
+    if args.json:
+        _print_json(result)
+    return EXIT_OK
+
+
+def render(entry: dict[str, Any]) -> str | None:
+    """One journal entry for a person; None for entries not worth a line."""
+    kind, data = entry["type"], entry.get("data") or {}
+    if kind == "agent.content.delta":
+        return str(data.get("text", ""))
+    if kind == "output":
+        return str(data.get("data", ""))
+    if kind == "message.received":
+        return f"\n> {data.get('message', '')}\n"
+    if kind == "message.appended":
+        return None  # the deltas already showed it (or output did)
+    if kind == "actions.requested":
+        calls = ", ".join(a.get("toolName", "?") for a in data.get("actions", []))
+        return f"\n[tool: {calls}]\n"
+    if kind == "action.result":
+        return f"[tool result: {data.get('status')}]\n"
+    if kind == "input.requested":
+        prompts = "; ".join(r.get("prompt", "") for r in data.get("requests", []))
+        return f"\n[input requested: {prompts}]\n"
+    if kind == "stderr":
+        return f"[stderr] {data.get('text', '')}\n"
+    if kind == "session.waiting":
+        return "\n[waiting for input]\n"
+    if kind == "exit":
+        return (
+            f"\n[exit {data.get('exitCode')}{' ' + data['signal'] if 'signal' in data else ''}]\n"
+        )
+    if kind == "session.completed":
+        return "[session completed]\n"
+    if kind == "session.failed":
+        return f"[session failed: {data.get('code')}: {data.get('message')}]\n"
+    if kind in ("turn.failed", "output_truncated", "kill"):
+        return f"\n[{kind}: {json.dumps(data)}]\n"
+    return None
+
+
+async def tail(args: argparse.Namespace) -> int:
+    async for entry in _client(args).tail(args.session, args.start):
+        if args.json:
+            sys.stdout.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        elif (text := render(entry)) is not None:
+            sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def run(command: Any, args: argparse.Namespace) -> int:
+    """Run one client command; print errors for a person (or as JSON) and map them to
+    exit codes."""
+    try:
+        code: int = trio.run(command, args)
+        return code
+    except DaemonUnreachable as exc:
+        _report(args, {"code": exc.code, "message": exc.message})
+        return EXIT_UNREACHABLE
+    except ClientError as exc:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.details is not None:
+            error["details"] = exc.details
+        _report(args, error)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `coven-trio tail … | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            return EXIT_OK
+        raise
+
+
+def _report(args: argparse.Namespace, error: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps({"error": error}))
+    else:
+        print(f"coven-trio: {error['code']}: {error['message']}", file=sys.stderr)

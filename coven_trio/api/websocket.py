@@ -1,0 +1,109 @@
+"""WebSocket view of a session: ``GET …/ws?startIndex=N`` on the same Unix socket.
+
+Each journal entry is one text message in the eve line shape (replay, then live; the
+same cursor semantics as the NDJSON stream). The client may send
+``{"type":"input","data":…}`` messages, which act like ``POST …/input``; a refused one
+is answered with ``{"type":"error","error":{code,message}}``. The socket closes (1000)
+after the session's terminal entry.
+
+The h11 request already parsed is handed to trio-websocket by replaying its head in
+front of the stream (``http.Upgrade``), since trio-websocket parses the upgrade itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import trio
+import trio_websocket
+
+from ..errors import CovenError, InvalidRequest, InvalidStartIndex
+from ..http import Request, Response, Router, Upgrade
+from ..sessions import Session
+from ._tail import eve_lines, tail
+
+if TYPE_CHECKING:
+    from ..daemon import Daemon
+
+_DIGITS = re.compile(r"^[0-9]+$")
+#: Incoming messages are small commands; 4 MiB matches the HTTP body limit.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Session) -> None:
+    while True:
+        try:
+            message = await ws.get_message()
+        except trio_websocket.ConnectionClosed:
+            return
+        try:
+            command = json.loads(message)
+            if not isinstance(command, dict) or command.get("type") != "input":
+                raise InvalidRequest('expected {"type":"input","data":"…"}')
+            data = command.get("data")
+            if not isinstance(data, str):
+                raise InvalidRequest("input payload requires string field `data`")
+            body = {k: v for k, v in command.items() if k != "type"}
+            await session.send_input(data, body)
+        except (ValueError, CovenError) as exc:
+            error = exc if isinstance(exc, CovenError) else InvalidRequest("invalid JSON")
+            reply = {"type": "error", "error": {"code": error.code, "message": error.message}}
+            try:
+                await ws.send_message(json.dumps(reply))
+            except trio_websocket.ConnectionClosed:
+                return
+
+
+def _upgrade(session: Session, start: int) -> Upgrade:
+    async def run(stream: trio.abc.Stream) -> None:
+        async with trio.open_nursery() as nursery:
+            request = await trio_websocket.wrap_server_stream(
+                nursery, stream, max_message_size=MAX_MESSAGE_BYTES
+            )
+            ws = await request.accept()
+
+            async def send(chunk: bytes) -> None:
+                for line in chunk.splitlines():
+                    await ws.send_message(line.decode())
+
+            async def serve_commands() -> None:
+                await _receive_commands(ws, session)
+                nursery.cancel_scope.cancel()  # the client left: stop tailing at once
+
+            nursery.start_soon(serve_commands)
+            try:
+                await tail(session.journal, start, send, eve_lines)
+                await ws.aclose()
+            except trio_websocket.ConnectionClosed:
+                pass
+            nursery.cancel_scope.cancel()
+
+    return Upgrade(run)
+
+
+class WebSocketView:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    async def connect(self, request: Request) -> Response | Upgrade:
+        raw = request.query.get("startIndex", "0")
+        if not _DIGITS.match(raw):
+            raise InvalidStartIndex(
+                "Expected startIndex to be a non-negative integer.", details={"startIndex": raw}
+            )
+        session = self.daemon.sessions.get(request.params["id"])
+        if request.headers.get("upgrade", "").lower() != "websocket":
+            raise InvalidRequest(
+                "This route speaks WebSocket: send `Upgrade: websocket`.",
+                headers=[("upgrade", "websocket")],
+            )
+        return _upgrade(session, int(raw))
+
+
+def install(router: Router, daemon: Daemon) -> Any:
+    view = WebSocketView(daemon)
+    router.add("GET", "/api/v1/sessions/{id}/ws", view.connect)
+    router.add("GET", daemon.config.eve_mount.rstrip("/") + "/session/{id}/ws", view.connect)
+    return view

@@ -1,0 +1,343 @@
+"""A trio client for the daemon, over its Unix socket.
+
+Built on h11 and ``trio.open_unix_socket`` rather than an HTTP library: the runtime
+dependencies are trio, h11, attrs, cattrs and trio-websocket, h11 is already the
+daemon's own HTTP layer, and a local socket needs no pooling, TLS or proxies. One
+connection per request keeps it simple and correct; a local connect costs microseconds.
+
+Every error the daemon answers is raised as :class:`ClientError` carrying the
+envelope's ``code``; a daemon that cannot be reached is :class:`DaemonUnreachable`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import h11
+import trio
+
+from .config import DEFAULT_EVE_MOUNT, SOCKET_NAME, default_home
+
+JSON = dict[str, Any]
+#: Entries after which a tail is over.
+TERMINAL = frozenset({"session.completed", "session.failed"})
+
+
+class ClientError(Exception):
+    """The daemon answered with an error envelope (or could not be reached)."""
+
+    def __init__(self, status: int, code: str, message: str, details: JSON | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class DaemonUnreachable(ClientError):
+    """Nothing answers on the socket (no daemon, or a stale socket file)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(0, "unreachable", f"cannot reach the daemon at {path}: {reason}")
+        self.path = path
+
+
+def _error(status: int, body: bytes) -> ClientError:
+    try:
+        envelope = json.loads(body)["error"]
+        return ClientError(status, envelope["code"], envelope["message"], envelope.get("details"))
+    except (ValueError, KeyError, TypeError):
+        return ClientError(status, "http_error", body.decode("utf-8", "replace")[:500])
+
+
+class _Response:
+    """An open response whose body is read as it arrives."""
+
+    def __init__(self, stream: trio.SocketStream, conn: h11.Connection, head: h11.Response):
+        self.stream = stream
+        self.conn = conn
+        self.status = head.status_code
+        self.headers = {k.decode(): v.decode() for k, v in head.headers}
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                self.conn.receive_data(await self.stream.receive_some(65536))
+            elif isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """Non-blank NDJSON lines (blank lines are heartbeats)."""
+        buffer = b""
+        async for chunk in self.chunks():
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            for line in complete:
+                if line.strip():
+                    yield line
+        if buffer.strip():
+            yield buffer
+
+
+class Client:
+    """``Client(socket_path)``; every method is one request to the daemon."""
+
+    def __init__(
+        self,
+        socket_path: str | os.PathLike[str] | None = None,
+        *,
+        eve_mount: str = DEFAULT_EVE_MOUNT,
+        timeout: float = 60.0,
+    ) -> None:
+        self.socket_path = Path(socket_path or default_home() / SOCKET_NAME)
+        self.eve_mount = "/" + eve_mount.strip("/")
+        self.timeout = timeout
+
+    # --- transport -----------------------------------------------------------------------
+
+    async def _open(
+        self, method: str, target: str, body: Any = None, headers: Sequence[tuple[str, str]] = ()
+    ) -> _Response:
+        try:
+            stream = await trio.open_unix_socket(str(self.socket_path))
+        except OSError as exc:
+            raise DaemonUnreachable(self.socket_path, exc.strerror or str(exc)) from None
+        try:
+            conn = h11.Connection(h11.CLIENT)
+            payload = b"" if body is None else json.dumps(body).encode()
+            head = [("host", "coven"), ("connection", "close"), *headers]
+            if body is not None:
+                head += [
+                    ("content-type", "application/json"),
+                    ("content-length", str(len(payload))),
+                ]
+            data = conn.send(h11.Request(method=method, target=target, headers=head))
+            if payload:
+                data += conn.send(h11.Data(data=payload))
+            data += conn.send(h11.EndOfMessage())
+            await stream.send_all(data)
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive_some(65536))
+                elif isinstance(event, h11.Response):
+                    return _Response(stream, conn, event)
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise trio.BrokenResourceError("connection closed before a response")
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+
+    async def request(self, method: str, target: str, body: Any = None, **headers: str) -> Any:
+        """One JSON request; raises :class:`ClientError` for an error answer."""
+        with trio.fail_after(self.timeout):
+            response = await self._open(method, target, body, list(headers.items()))
+            async with response.stream:
+                data = await response.read()
+        if response.status >= 400:
+            raise _error(response.status, data)
+        return json.loads(data) if data else None
+
+    # --- /api/v1 -------------------------------------------------------------------------
+
+    async def health(self) -> JSON:
+        result: JSON = await self.request("GET", "/api/v1/health")
+        return result
+
+    async def api_version(self) -> JSON:
+        result: JSON = await self.request("GET", "/api/v1/api-version")
+        return result
+
+    async def capabilities(self) -> JSON:
+        result: JSON = await self.request("GET", "/api/v1/capabilities")
+        return result
+
+    async def action(self, action: str, **args: Any) -> JSON:
+        result: JSON = await self.request(
+            "POST", "/api/v1/actions", {"action": action, "args": args}
+        )
+        return result
+
+    async def sessions(self, *, limit: int | None = None, cursor: str | None = None) -> Any:
+        """Every session (a list), or one page (``{sessions, next_cursor}``) with
+        ``limit``/``cursor``."""
+        query = {k: v for k, v in {"limit": limit, "cursor": cursor}.items() if v is not None}
+        target = "/api/v1/sessions" + (f"?{urlencode(query)}" if query else "")
+        return await self.request("GET", target)
+
+    async def launch(
+        self,
+        *,
+        project_root: str | os.PathLike[str],
+        harness: str,
+        prompt: str | None = None,
+        cwd: str | None = None,
+        launch_mode: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+        command: Sequence[str] | None = None,
+    ) -> JSON:
+        body = {
+            "projectRoot": str(project_root),
+            "harness": harness,
+            "prompt": prompt,
+            "cwd": cwd,
+            "launchMode": launch_mode,
+            "model": model,
+            "title": title,
+            "command": list(command) if command is not None else None,
+        }
+        result: JSON = await self.request(
+            "POST", "/api/v1/sessions", {k: v for k, v in body.items() if v is not None}
+        )
+        return result
+
+    async def session(self, session_id: str) -> JSON:
+        result: JSON = await self.request("GET", f"/api/v1/sessions/{quote(session_id, safe='')}")
+        return result
+
+    async def events(
+        self, session_id: str, *, after_seq: int | None = None, limit: int | None = None
+    ) -> JSON:
+        query: dict[str, Any] = {"sessionId": session_id}
+        if after_seq is not None:
+            query["afterSeq"] = after_seq
+        if limit is not None:
+            query["limit"] = limit
+        result: JSON = await self.request("GET", f"/api/v1/events?{urlencode(query)}")
+        return result
+
+    async def send_input(self, session_id: str, data: str) -> JSON:
+        target = f"/api/v1/sessions/{quote(session_id, safe='')}/input"
+        result: JSON = await self.request("POST", target, {"data": data})
+        return result
+
+    async def kill(self, session_id: str) -> JSON:
+        target = f"/api/v1/sessions/{quote(session_id, safe='')}/kill"
+        result: JSON = await self.request("POST", target)
+        return result
+
+    # --- eve -----------------------------------------------------------------------------
+
+    async def eve_health(self) -> JSON:
+        result: JSON = await self.request("GET", f"{self.eve_mount}/health")
+        return result
+
+    async def eve_info(self) -> JSON:
+        result: JSON = await self.request("GET", f"{self.eve_mount}/info")
+        return result
+
+    async def eve_create(
+        self,
+        message: str,
+        *,
+        agent: str | None = None,
+        output_schema: JSON | None = None,
+        client_context: Any = None,
+    ) -> JSON:
+        """``POST {mount}/session`` → ``{ok, sessionId, continuationToken}``."""
+        body = {
+            "message": message,
+            "agent": agent,
+            "outputSchema": output_schema,
+            "clientContext": client_context,
+        }
+        result: JSON = await self.request(
+            "POST", f"{self.eve_mount}/session", {k: v for k, v in body.items() if v is not None}
+        )
+        return result
+
+    async def eve_send(
+        self,
+        session_id: str,
+        continuation_token: str,
+        message: str | None = None,
+        *,
+        input_responses: Sequence[JSON] | None = None,
+        output_schema: JSON | None = None,
+        client_context: Any = None,
+    ) -> JSON:
+        """A follow-up turn; the answer carries the next ``continuationToken``."""
+        body = {
+            "continuationToken": continuation_token,
+            "message": message,
+            "inputResponses": list(input_responses) if input_responses else None,
+            "outputSchema": output_schema,
+            "clientContext": client_context,
+        }
+        result: JSON = await self.request(
+            "POST",
+            f"{self.eve_mount}/session/{quote(session_id, safe='')}",
+            {k: v for k, v in body.items() if v is not None},
+        )
+        return result
+
+    async def tail(
+        self,
+        session_id: str,
+        start_index: int = 0,
+        *,
+        reconnect_attempts: int = 5,
+        reconnect_delay: float = 0.2,
+    ) -> AsyncIterator[JSON]:
+        """Every journal entry (eve line shape) from ``start_index``: replay, then live,
+        until the session's terminal entry.
+
+        A dropped connection is resumed from the entry after the last one yielded, so
+        nothing is missed or repeated. ``reconnect_attempts`` failures in a row (without
+        progress in between) raise the last error.
+        """
+        next_index = start_index
+        failures = 0
+        target = f"{self.eve_mount}/session/{quote(session_id, safe='')}/stream"
+        while True:
+            progressed = False
+            try:
+                response = await self._open("GET", f"{target}?startIndex={next_index}")
+                async with response.stream:
+                    if response.status >= 400:
+                        raise _error(response.status, await response.read())
+                    async for line in response.lines():
+                        entry: JSON = json.loads(line)
+                        index = entry.get("streamIndex", next_index)
+                        if index < next_index:
+                            continue
+                        next_index = index + 1
+                        failures, progressed = 0, True
+                        yield entry
+                        if entry.get("type") in TERMINAL:
+                            return
+                # A clean end without the terminal entry: the connection was cut, or
+                # we asked past the end of a finished session.
+                if not progressed:
+                    record = await self.session(session_id)
+                    if record["status"] not in ("running", "waiting"):
+                        return
+                    failures += 1
+                    if failures > reconnect_attempts:
+                        raise trio.BrokenResourceError("the stream keeps ending early")
+            except ClientError as exc:
+                if not isinstance(exc, DaemonUnreachable):
+                    raise
+                failures += 1
+                if failures > reconnect_attempts:
+                    raise
+            except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
+                failures += 1
+                if failures > reconnect_attempts:
+                    raise
+            await trio.sleep(reconnect_delay if failures else 0)
+
+
+__all__ = ["Client", "ClientError", "DaemonUnreachable"]

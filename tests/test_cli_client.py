@@ -1,0 +1,99 @@
+"""CLI client commands as real subprocesses against a live daemon; --json parsed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from coven_trio.daemon import Daemon
+
+pytestmark = pytest.mark.usefixtures("fakes_on_path")
+
+
+async def cli(home: Path, command: str, *args: str, check: bool = True) -> tuple[int, str, str]:
+    result = await trio.run_process(
+        [sys.executable, "-m", "coven_trio", command, "--home", str(home), *args],
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    out, err = result.stdout.decode(), result.stderr.decode()
+    if check:
+        assert result.returncode == 0, err
+    return result.returncode, out, err
+
+
+async def cli_json(home: Path, command: str, *args: str) -> Any:
+    _, out, _ = await cli(home, command, "--json", *args)
+    return json.loads(out)
+
+
+async def test_cli_client_commands(daemon: Daemon, tmp_short: Path) -> None:
+    home = daemon.config.home
+    status = await cli_json(home, "status")
+    assert status == {"state": "running", "pid": daemon.pid, "socket": str(daemon.socket_path)}
+    health = await cli_json(home, "health")
+    assert health["apiVersion"] == "coven.daemon.v1"
+    record = await cli_json(
+        home, "launch", "--harness", "claude", "--project-root", str(tmp_short), "hi", "there"
+    )
+    sid = record["id"]
+    assert record["status"] == "running" and record["title"] == "hi there"
+    listed = await cli_json(home, "sessions")
+    assert [r["id"] for r in listed] == [sid]
+    with trio.fail_after(20):
+        while (await cli_json(home, "sessions"))[0]["status"] != "waiting":
+            await trio.sleep(0.05)
+    assert await cli_json(home, "input", sid, "again") == {"ok": True, "accepted": True}
+    assert await cli_json(home, "kill", sid) == {"ok": True, "accepted": True}
+    _, out, _ = await cli(home, "tail", "--json", sid)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [e["streamIndex"] for e in lines] == list(range(len(lines)))
+    assert lines[-1]["type"] == "session.failed"
+    _, out, _ = await cli(home, "tail", "--json", sid, "--from", "3")
+    assert json.loads(out.splitlines()[0])["streamIndex"] == 3
+    _, human, _ = await cli(home, "tail", sid)
+    assert "> hi there" in human and "Echo: hi there" in human
+    assert "[waiting for input]" in human and "[session failed: killed" in human
+    # a refused request: exit 1 and the envelope
+    code, out, _ = await cli(home, "kill", "--json", sid, check=False)
+    assert code == 1
+    assert json.loads(out)["error"]["code"] == "session_not_live"
+    code, _, err = await cli(home, "input", "ses_nope", "x", check=False)
+    assert code == 1 and "session_not_found" in err
+    command = await cli_json(
+        home,
+        "launch",
+        "--harness",
+        "command",
+        "--project-root",
+        str(tmp_short),
+        "--",
+        "sh",
+        "-c",
+        "echo from-command",
+    )
+    _, out, _ = await cli(home, "tail", command["id"])
+    assert "from-command" in out
+
+
+async def test_cli_status_without_daemon(tmp_short: Path) -> None:
+    home = tmp_short / "nohome"
+    code, out, _ = await cli(home, "status", "--json", check=False)
+    assert code == 3
+    assert json.loads(out)["state"] == "unreachable"
+    home.mkdir()
+    import socket
+
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(home / "coven.sock"))
+    stale.close()
+    code, out, _ = await cli(home, "status", "--json", check=False)
+    assert (code, json.loads(out)["state"]) == (4, "stale")
+    code, _, err = await cli(home, "health", check=False)
+    assert code == 3 and "unreachable" in err
