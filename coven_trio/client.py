@@ -188,8 +188,10 @@ class Client:
         title: str | None = None,
         command: Sequence[str] | None = None,
     ) -> JSON:
+        # The daemon resolves paths in its own working folder: send ours, absolute.
+        root = os.path.abspath(project_root)  # noqa: ASYNC240 - getcwd, no I/O wait
         body = {
-            "projectRoot": str(project_root),
+            "projectRoot": root,
             "harness": harness,
             "prompt": prompt,
             "cwd": cwd,
