@@ -30,7 +30,9 @@ LOCK_NAME = "daemon.lock"
 DAEMON_JSON = "daemon.json"
 #: How long a probe of an existing socket may take before we call it dead.
 PROBE_TIMEOUT = 2.0
-LISTEN_BACKLOG = 512
+#: Pending connections the kernel holds for us (capped by net.core.somaxconn); a burst
+#: of local clients beyond it would see EAGAIN on connect.
+LISTEN_BACKLOG = 4096
 
 
 def prepare_home(home: Path) -> Path:

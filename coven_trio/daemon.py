@@ -52,7 +52,13 @@ class Daemon:
     _force: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     #: Set once ``serve`` has finished cleaning up.
     stopped: trio.Event = attrs.field(factory=trio.Event)
+    _server: HttpServer | None = None
     version: str = __version__
+
+    @property
+    def connections(self) -> int:
+        """HTTP connections open right now."""
+        return self._server.connections if self._server is not None else 0
 
     @property
     def uptime(self) -> float:
@@ -121,7 +127,7 @@ async def serve(
                     harnesses=harnesses,
                     sessions=SessionRegistry(config, harnesses),
                 )
-                server = HttpServer(config, build_router(daemon))
+                server = daemon._server = HttpServer(config, build_router(daemon))
                 try:
                     await _run(daemon, server, bound.sock, task_status)
                 finally:

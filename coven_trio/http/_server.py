@@ -110,6 +110,10 @@ class HttpServer:
         for scope in list(self._idle_scopes):
             scope.cancel()
 
+    @property
+    def connections(self) -> int:
+        return self._connections
+
     async def wait_idle(self) -> None:
         """Return once no connection is open (used by graceful shutdown)."""
         while self._connections:
