@@ -14,7 +14,7 @@ in one batch; nothing is queued per reader, so a slow reader only lags.
 Cap: past ``max_bytes`` bulk entries (raw output, deltas, stderr, native events) are
 dropped and counted; control entries (turns, status, exit, kill, input, errors) always
 land, and the first entry after a drop is ``output_truncated {droppedBytes,
-droppedEvents}``: never silent.
+droppedEvents}`` (running totals for the session): never silent.
 """
 
 from __future__ import annotations
@@ -88,7 +88,10 @@ class Journal:
         if self.closed:
             raise JournalClosed(self.session_id)
         encoded = b"" if data is None else _encode(data)
-        if type_ in BULK_TYPES and len(self._arena) + len(encoded) > self.max_bytes:
+        if type_ in BULK_TYPES and (
+            self.dropped_events or len(self._arena) + len(encoded) > self.max_bytes
+        ):
+            # Past the cap (once reached, it stays reached: no gaps refilled out of order).
             self.dropped_bytes += len(encoded)
             self.dropped_events += 1
             self._pending_drop = True

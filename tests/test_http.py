@@ -250,3 +250,18 @@ async def test_handler_error_is_500_and_server_survives(tmp_short: object) -> No
             conn.send(h11.EndOfMessage())
             assert (await read_response(stream, conn)).status == 200
         nursery.cancel_scope.cancel()
+
+
+async def test_refused_head_request_gets_a_bodiless_answer(daemon: Daemon) -> None:
+    """Found by the long fuzz run: an error answer to a HEAD request has no body."""
+    stream = await connect(daemon.socket_path)
+    async with stream:
+        await stream.send_all(b"HEAD / HTTP/2.0\r\nhost: c\r\n\r\n")
+        data = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert body == b""
+    assert (await exchange(daemon.socket_path, get("/health"))).status == 200

@@ -54,6 +54,15 @@ class _Closed(Exception):
     """The peer went away, or an idle connection should end quietly."""
 
 
+class _BadHead(Exception):
+    """A parsed head we refuse; a HEAD request's error answer must carry no body."""
+
+    def __init__(self, error: CovenError, *, head_only: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.head_only = head_only
+
+
 @attrs.define
 class _StreamState:
     disconnected: bool = False
@@ -157,10 +166,13 @@ class HttpServer:
         while True:
             try:
                 request = await self._receive_head(stream, conn, first)
-            except CovenError as exc:
+            except (CovenError, _BadHead) as exc:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    error = _error_response(exc)
-                    await self._send_response(stream, conn, error, head_only=False, close=True)
+                    bad = exc if isinstance(exc, _BadHead) else _BadHead(exc, head_only=False)
+                    error = _error_response(bad.error)
+                    await self._send_response(
+                        stream, conn, error, head_only=bad.head_only, close=True
+                    )
                 await self._linger_close(stream)
                 return
             first = False
@@ -232,14 +244,23 @@ class HttpServer:
             raise _Closed
         if not isinstance(event, h11.Request):  # pragma: no cover - h11 guarantees it
             raise BadHttp("Expected a request.")
+        try:
+            return self._check_head(event)
+        except CovenError as exc:
+            raise _BadHead(exc, head_only=event.method == b"HEAD") from None
+
+    def _check_head(self, event: h11.Request) -> Request:
+        """What h11 accepts but we do not: other HTTP versions, an oversized head that
+        arrived whole, a non-ASCII target."""
         if event.http_version not in (b"1.0", b"1.1"):
             raise BadHttp(f"Unsupported HTTP version {event.http_version.decode()!r}.")
         # h11 only bounds a head still incomplete in its buffer; one that arrived whole
         # can be larger, so measure what it parsed.
+        limit = self.config.max_head_bytes
         head_size = len(event.method) + len(event.target) + 12
         head_size += sum(len(k) + len(v) + 4 for k, v in event.headers)
-        if head_size > cfg.max_head_bytes:
-            raise HeadersTooLarge(f"Request head exceeds the {cfg.max_head_bytes}-byte limit.")
+        if head_size > limit:
+            raise HeadersTooLarge(f"Request head exceeds the {limit}-byte limit.")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in event.headers}
         try:
             target = event.target.decode("ascii")
