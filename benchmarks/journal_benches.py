@@ -1,0 +1,265 @@
+"""2-6: replay, fan-out, ingest, latency and memory, each against its limit in the same
+run. The daemon runs in this process (embedded, as trio programs use it); every reader
+is a separate process talking HTTP over the Unix socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+import coven_trio
+from coven_trio.daemon import Daemon
+
+from ._util import python, rss_bytes, scratch
+
+HERE = Path(__file__).parent
+#: ~250 bytes per journal line.
+PAYLOAD = {"data": "x" * 170}
+
+
+def _stream_request(daemon: Daemon, session_id: str, follow: str = "eve") -> str:
+    if follow == "eve":
+        target = f"/eve/v1/session/{session_id}/stream"
+    else:
+        target = f"/api/v1/events?sessionId={session_id}&follow=1"
+    return f"GET {target} HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n"
+
+
+async def _reader(sock: Path, k: int, request: str, *extra: str) -> dict[str, Any]:
+    result = await trio.run_process(
+        [python(), "-m", "benchmarks._reader", str(sock), str(k), request, *extra],
+        capture_stdout=True,
+        cwd=str(HERE.parent),
+    )
+    out: dict[str, Any] = json.loads(result.stdout.decode().splitlines()[-1])
+    return out
+
+
+async def _idle_session(daemon: Daemon, root: Path) -> str:
+    record = await daemon.launch(project_root=root, harness="command", command=["sleep", "600"])
+    return record.id
+
+
+async def _close(daemon: Daemon, session_id: str) -> None:
+    daemon.sessions.get(session_id).kill()
+    await daemon.sessions.get(session_id).done.wait()
+
+
+async def replay(daemon: Daemon, root: Path, entries: int) -> list[dict[str, Any]]:
+    sid = await _idle_session(daemon, root)
+    journal = daemon.journal(sid)
+    for _ in range(entries):
+        journal.append("output", PAYLOAD)
+    await _close(daemon, sid)
+    ours = await _reader(daemon.socket_path, 1, _stream_request(daemon, sid))
+    assert ours["entries"][0] == len(journal), "replay lost entries"
+    # The limit: the same bytes through a plain send_all loop on a Unix socket.
+    data = journal.read_lines(0, 1 << 40)[0]
+    raw_path = root / "raw.sock"
+    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    await sock.bind(str(raw_path))
+    sock.listen(1)
+
+    async def serve_raw() -> None:
+        conn, _ = await sock.accept()
+        stream = trio.SocketStream(conn)
+        view = memoryview(data)
+        for offset in range(0, len(data), 1 << 20):
+            await stream.send_all(view[offset : offset + (1 << 20)])
+        await stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_raw)
+        raw = await _reader(raw_path, 1, "")
+    sock.close()
+    ours_s, raw_s = ours["end"] - ours["start"], raw["end"] - raw["start"]
+    mb = len(data) / 1e6
+    return [
+        {
+            "bench": "replay",
+            "case": f"{entries:,} entries ({mb:.0f} MB), eve stream",
+            "value": mb / ours_s,
+            "unit": "MB/s",
+        },
+        {
+            "bench": "replay",
+            "case": "plain send_all loop (the limit)",
+            "value": mb / raw_s,
+            "unit": "MB/s",
+        },
+        {
+            "bench": "replay ratio",
+            "case": "coven-trio / send_all",
+            "value": raw_s / ours_s,
+            "goal": 0.5,
+        },
+    ]
+
+
+async def fanout(daemon: Daemon, root: Path, entries: int, tailers: int) -> dict[str, Any]:
+    sid = await _idle_session(daemon, root)
+    journal = daemon.journal(sid)
+    result: dict[str, Any] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def read() -> None:
+            result.update(await _reader(daemon.socket_path, tailers, _stream_request(daemon, sid)))
+
+        nursery.start_soon(read)
+        with trio.fail_after(60):
+            while daemon.connections < tailers:
+                await trio.sleep(0.01)
+        start = time.time()
+        for i in range(entries):
+            journal.append("output", PAYLOAD)
+            if i % 512 == 0:
+                await trio.lowlevel.checkpoint()  # let tailers run while we append
+        await _close(daemon, sid)
+    elapsed = result["end"] - start
+    total = len(journal)
+    assert all(n == total for n in result["entries"]), "a tailer missed entries"
+    deliveries = total * tailers
+    return {
+        "bench": "fan-out",
+        "case": f"{tailers} tailers x {entries:,} entries",
+        "value": deliveries / elapsed,
+        "unit": "deliveries/s",
+        "mb_s": sum(result["bytes"]) / elapsed / 1e6,
+    }
+
+
+def _install_emitter(folder: Path) -> dict[str, str]:
+    folder.mkdir(exist_ok=True)
+    claude = folder / "claude"
+    claude.write_text(f"#!/bin/sh\nexec {python()} {HERE / '_emitter.py'}\n")
+    claude.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+async def ingest(daemon: Daemon, root: Path, lines: int) -> list[dict[str, Any]]:
+    env = {"BENCH_LINES": str(lines), "BENCH_PAD": "100"}
+    os.environ.update(env)
+    start = time.perf_counter()
+    record = await daemon.launch(project_root=root, harness="claude", prompt="go")
+    session = daemon.sessions.get(record.id)
+    await session.done.wait()
+    ours = time.perf_counter() - start
+    deltas = sum(
+        1
+        for i in range(len(session.journal))
+        if session.journal.type_of(i) == "agent.content.delta"
+    )
+    assert deltas == lines, f"journaled {deltas} of {lines} lines"
+    start = time.perf_counter()
+    process = await trio.lowlevel.open_process(
+        [python(), str(HERE / "_emitter.py")], stdout=subprocess.PIPE, env={**os.environ, **env}
+    )
+    assert process.stdout is not None
+    while await process.stdout.receive_some(65536):
+        pass
+    await process.wait()
+    raw = time.perf_counter() - start
+    return [
+        {
+            "bench": "ingest",
+            "case": f"{lines:,} stream-json lines journaled",
+            "value": lines / ours,
+            "unit": "lines/s",
+        },
+        {
+            "bench": "ingest",
+            "case": "same pipe read raw (the limit)",
+            "value": lines / raw,
+            "unit": "lines/s",
+        },
+        {
+            "bench": "ingest ratio",
+            "case": "coven-trio / raw pipe",
+            "value": raw / ours,
+            "goal": 0.5,
+        },
+    ]
+
+
+async def latency(daemon: Daemon, root: Path, sessions: int, seconds: float) -> dict[str, Any]:
+    rate = 20
+    os.environ.update(BENCH_LINES=str(int(rate * seconds)), BENCH_RATE=str(rate), BENCH_PAD="50")
+    try:
+        ids = [
+            (await daemon.launch(project_root=root, harness="claude", prompt="go")).id
+            for _ in range(sessions)
+        ]
+        # One reader process per session, each on its own connection.
+        result: dict[str, Any] = {}
+        async with trio.open_nursery() as nursery:
+
+            async def read(sid: str) -> None:
+                out = await _reader(
+                    daemon.socket_path, 1, _stream_request(daemon, sid), "--latency"
+                )
+                result.setdefault("p50", []).append(out["p50_ms"])
+                result.setdefault("samples", []).append(out["samples"])
+                result.setdefault("p99", []).append(out["p99_ms"])
+
+            for sid in ids:
+                nursery.start_soon(read, sid)
+    finally:
+        for key in ("BENCH_RATE", "BENCH_LINES", "BENCH_PAD"):
+            os.environ.pop(key, None)
+    expected = int(rate * seconds) * sessions
+    assert 0 < sum(result["samples"]) <= expected, (sum(result["samples"]), expected)
+    return {
+        "bench": "latency",
+        "case": f"{sessions} sessions x {rate} events/s",
+        "value": max(result["p99"]),
+        "unit": "ms p99 (worst reader)",
+        "p50_ms": sorted(result["p50"])[len(result["p50"]) // 2],
+        "goal_max": 5.0,
+    }
+
+
+async def memory(entries: int) -> dict[str, Any]:
+    from coven_trio.journal import Journal
+
+    before = rss_bytes()
+    journal = Journal("ses_bench", max_bytes=1 << 40)
+    for _ in range(entries):
+        journal.append("output", PAYLOAD)
+    grown = rss_bytes() - before
+    return {
+        "bench": "memory",
+        "case": f"{entries:,} entries, {journal.nbytes / 1e6:.0f} MB encoded",
+        "value": grown / journal.nbytes,
+        "unit": "x encoded bytes (RSS growth)",
+        "goal_max": 1.3,
+    }
+
+
+async def run_all(smoke: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with scratch() as tmp:
+        root = tmp / "proj"
+        root.mkdir()
+        rows.append(await memory(20_000 if smoke else 1_000_000))
+        env = _install_emitter(tmp / "bin")
+        os.environ["PATH"] = env["PATH"]
+        async with coven_trio.open_daemon(
+            home=tmp / "h", max_connections=4096, stdin_grace=0.1, term_grace=0.5
+        ) as daemon:
+            rows += await replay(daemon, root, 20_000 if smoke else 1_000_000)
+            for k in (1, 10, 100):
+                rows.append(await fanout(daemon, root, 2_000 if smoke else 100_000, k))
+            rows += await ingest(daemon, root, 5_000 if smoke else 500_000)
+            rows.append(await latency(daemon, root, 5 if smoke else 100, 1 if smoke else 5))
+    return rows
+
+
+def run(smoke: bool) -> list[dict[str, Any]]:
+    return trio.run(run_all, smoke)
