@@ -5,6 +5,7 @@ and exits. Installed as ``claude`` on the benchmark's PATH."""
 
 import json
 import os
+import random
 import sys
 import time
 
@@ -12,9 +13,13 @@ lines = int(os.environ.get("BENCH_LINES", "1000"))
 rate = float(os.environ.get("BENCH_RATE", "0"))
 pad = "x" * int(os.environ.get("BENCH_PAD", "100"))
 out = sys.stdout
+go = os.environ.get("BENCH_GO_FILE")
+while go and not os.path.exists(go):  # start together, once every reader is connected
+    time.sleep(0.01)
 if rate:
     interval = 1 / rate
-    next_at = time.monotonic()
+    # Independent sessions are not in lockstep: each starts at a random phase.
+    next_at = time.monotonic() + random.random() * interval
     for _ in range(lines):
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))

@@ -2,6 +2,7 @@
 request on each, reads every connection to EOF, and reports bytes, lines and time.
 
     python -m benchmarks._reader SOCKET K REQUEST [--latency]
+    python -m benchmarks._reader SOCKET K @REQUESTS.json [--latency]   (one per connection)
 
 With ``--latency`` it parses eve lines and reports the delay between the harness's
 timestamp carried in each ``agent.content.delta`` text (``t=<ns>``) and its arrival.
@@ -17,14 +18,19 @@ import time
 
 
 def main() -> None:
-    path, k, request = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+    path, k, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    if spec.startswith("@"):
+        with open(spec[1:]) as f:
+            requests = [r.encode() for r in json.load(f)]
+    else:
+        requests = [spec.encode()] * k
     latency = "--latency" in sys.argv
     selector = selectors.DefaultSelector()
     sockets = []
     for i in range(k):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(path)
-        sock.sendall(request)
+        sock.sendall(requests[i])
         sock.setblocking(False)
         selector.register(sock, selectors.EVENT_READ, i)
         sockets.append(sock)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from array import array
+from bisect import bisect_right
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,8 +43,12 @@ _META = b',"meta":{"at":"'
 _SEQ = b',"streamIndex":'
 
 
+#: One encoder, built once: ``json.dumps`` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @attrs.frozen
@@ -149,11 +154,8 @@ class Journal:
         if start >= count:
             return b"", start
         begin = self._start(start)
-        end_index = start + 1
-        limit = begin + max_bytes
-        # Grow the batch while it fits; bisect would be faster but batches are short.
-        while end_index < count and self._ends[end_index] <= limit:
-            end_index += 1
+        # The last entry that ends within the budget (at least one entry).
+        end_index = max(start + 1, bisect_right(self._ends, begin + max_bytes, start, count))
         return bytes(self._arena[begin : self._ends[end_index - 1]]), end_index
 
     def line(self, index: int) -> bytes:
@@ -169,6 +171,14 @@ class Journal:
         has_data = line.startswith(b',"data":', type_end + 1)
         data = line[type_end + 9 : -tail] if has_data else b"{}"
         return type_, data, at
+
+    @property
+    def last_at(self) -> str | None:
+        """When the last entry was appended."""
+        if not self._ends:
+            return None
+        end = self._ends[-1]
+        return self._arena[end - _LINE_TAIL - _AT_LEN : end - _LINE_TAIL].decode()
 
     def type_of(self, index: int) -> str:
         start = self._start(index)

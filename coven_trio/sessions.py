@@ -108,7 +108,6 @@ class Session:
     prompt: str
     agent: str | None = None
     created_at: str = attrs.field(factory=utc_now)
-    updated_at: str = ""
     status: str = "running"
     exit_code: int | None = None
     turns: int = 0
@@ -126,9 +125,6 @@ class Session:
     _stopping: bool = False
     _killed: bool = False
     done: trio.Event = attrs.field(factory=trio.Event)
-
-    def __attrs_post_init__(self) -> None:
-        self.updated_at = self.created_at
 
     # --- views ---------------------------------------------------------------------------
 
@@ -151,7 +147,7 @@ class Session:
             exit_code=self.exit_code,
             archived_at=None,
             created_at=self.created_at,
-            updated_at=self.updated_at,
+            updated_at=self.journal.last_at or self.created_at,
             conversation_id=self.driver.conversation_id,
             familiar_id=None,
             execution_binding=None,
@@ -176,7 +172,6 @@ class Session:
             if type_ in ("turn.started", "message.received", "turn.completed", "turn.failed"):
                 data["sequence"] = self.turns - 1
         self.journal.append(type_, data)
-        self.updated_at = utc_now()
 
     def _begin_turn(self, turn: TurnInput) -> None:
         """Journal a turn's start. ``sequence`` is 0-based and ``turnId`` is

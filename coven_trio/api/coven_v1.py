@@ -59,29 +59,30 @@ class CovenV1:
 
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
+        self._health: tuple[list[str], dict[str, Any]] | None = None
 
     # --- handshake -----------------------------------------------------------------------
 
     def health_body(self) -> dict[str, Any]:
+        """The handshake. Only ``uptime`` changes between calls (and the harness list on
+        a refresh), so the rest is built through the models once and reused."""
         d = self.daemon
-        health = models.Health(
-            ok=True,
-            api_version=API_VERSION,
-            coven_version=d.version,
-            capabilities=models.Capabilities(
-                sessions=True,
-                events=True,
-                actions=True,
-                harnesses=d.harnesses.available(),
-            ),
-            daemon=models.DaemonInfo(
-                pid=d.pid,
-                uptime=round(d.uptime, 3),
-                started_at=d.started_at,
-                socket=str(d.socket_path),
-            ),
-        )
-        body: dict[str, Any] = models.unstructure(health)
+        harnesses = d.harnesses.available()
+        if self._health is None or self._health[0] != harnesses:
+            health = models.Health(
+                ok=True,
+                api_version=API_VERSION,
+                coven_version=d.version,
+                capabilities=models.Capabilities(
+                    sessions=True, events=True, actions=True, harnesses=harnesses
+                ),
+                daemon=models.DaemonInfo(
+                    pid=d.pid, uptime=0.0, started_at=d.started_at, socket=str(d.socket_path)
+                ),
+            )
+            self._health = (harnesses, models.unstructure(health))
+        body = dict(self._health[1])
+        body["daemon"] = {**body["daemon"], "uptime": round(d.uptime, 3)}
         return body
 
     async def health(self, request: Request) -> Response:
