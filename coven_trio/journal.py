@@ -41,6 +41,9 @@ _AT_LEN = 27  # utc_now(): 2026-11-24T10:00:00.000000Z
 _LINE_TAIL = len(b'"}}\n')
 _META = b',"meta":{"at":"'
 _SEQ = b',"streamIndex":'
+#: The eve line, filled in one formatting step (one allocation per entry).
+_LINE = b'{"type":"%s","data":%s' + _SEQ + b"%d" + _META + b'%s"}}\n'
+_LINE_NO_DATA = b'{"type":"%s"' + _SEQ + b"%d" + _META + b'%s"}}\n'
 
 
 #: One encoder, built once: ``json.dumps`` with options builds a new encoder per call.
@@ -113,10 +116,12 @@ class Journal:
 
     def _write(self, type_: str, encoded: bytes) -> int:
         index = len(self._ends)
-        head = b'{"type":"' + type_.encode() + b'"'
+        at = utc_now().encode()
         if encoded:
-            head += b',"data":' + encoded
-        self._arena += head + _SEQ + str(index).encode() + _META + utc_now().encode() + b'"}}\n'
+            line = _LINE % (type_.encode(), encoded, index, at)
+        else:
+            line = _LINE_NO_DATA % (type_.encode(), index, at)
+        self._arena += line
         self._ends.append(len(self._arena))
         return index
 

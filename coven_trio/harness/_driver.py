@@ -56,7 +56,8 @@ def parse_json_line(line: bytes) -> dict[str, Any] | None:
     if not stripped.startswith(b"{"):
         return None
     try:
-        value = json.loads(stripped)
+        # From str: json.loads on bytes first sniffs the encoding, every line.
+        value = json.loads(stripped.decode("utf-8", "surrogateescape"))
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
