@@ -46,6 +46,9 @@ MAX_LINE_BYTES = 8 * 1024 * 1024
 JOURNAL_MAX_BYTES = 256 * 1024 * 1024
 #: Live sessions at once; past it launches get 503 capacity_exhausted.
 MAX_SESSIONS = 256
+#: Ended sessions kept (with their journals) for reading; past it the oldest ended ones
+#: are forgotten, so a long-lived daemon's memory does not grow with every session.
+MAX_RETAINED_SESSIONS = 1000
 
 DEFAULT_EVE_MOUNT = "/eve/v1"
 #: An idle eve stream gets a blank line this often, so proxies and clients see it alive
@@ -87,6 +90,7 @@ class Config:
     max_line_bytes: int = MAX_LINE_BYTES
     journal_max_bytes: int = JOURNAL_MAX_BYTES
     max_sessions: int = MAX_SESSIONS
+    max_retained_sessions: int = MAX_RETAINED_SESSIONS
     #: Refuse peers whose uid differs from ours (spec §3). Only tests of the refusal
     #: path itself would turn it off.
     check_peer_uid: bool = True

@@ -136,15 +136,6 @@ class Health:
     daemon: DaemonInfo
 
 
-@camel
-@attrs.frozen
-class ActionRequest:
-    action: str | None = None
-    origin: str | None = None
-    intent_id: str | None = None
-    args: dict[str, Any] | None = None
-
-
 # --- sessions ------------------------------------------------------------------------------
 
 

@@ -666,7 +666,14 @@ class SessionRegistry:
             self._launching -= 1
         self._sessions[session.id] = session
         log.info("session %s launched (%s, %s)", session.id, session.harness, session.launch_mode)
+        self._forget_oldest_ended()
         return session
+
+    def _forget_oldest_ended(self) -> None:
+        """Keep at most ``max_retained_sessions`` ended sessions (oldest go first)."""
+        ended = [s for s in self._sessions.values() if not s.live]
+        for session in ended[: max(0, len(ended) - self.config.max_retained_sessions)]:
+            del self._sessions[session.id]
 
     def _prepare(
         self,

@@ -16,8 +16,6 @@ import trio
 
 from coven_trio.daemon import Daemon
 
-from .daemon_proc import DaemonProcess
-
 NOBODY = 65534
 PEER_SCRIPT = """
 import socket, sys
@@ -150,7 +148,3 @@ async def test_project_root_through_a_symlink_is_canonical(
     record = response.json()
     assert record["project_root"] == str(tmp_short / "real")
     assert record["cwd"] == str(tmp_short / "real" / "sub")
-
-
-def test_daemon_process_fixture_is_importable() -> None:
-    assert DaemonProcess  # keeps the shared helper referenced from this module

@@ -69,3 +69,19 @@ async def test_journal_cap_drops_output_and_says_so(
     assert daemon.journal(sid).nbytes < 16_384 + 4096
     text = "".join(payload(r)["data"] for r in seen if r["kind"] == "output")
     assert text.startswith("line 0\n") and json.dumps(truncated[0])
+
+
+@pytest.mark.parametrize("daemon_options", [{"max_retained_sessions": 2}])
+async def test_only_the_newest_ended_sessions_are_kept(
+    client: httpx.AsyncClient, tmp_short: Path
+) -> None:
+    ids = []
+    for _ in range(4):
+        sid = (await launch(client, tmp_short, harness="command", command=["true"]))["id"]
+        await wait_for_kind(client, sid, "session.completed")
+        ids.append(sid)
+    live = (await launch(client, tmp_short, harness="command", command=["sleep", "300"]))["id"]
+    listed = [r["id"] for r in (await client.get("/api/v1/sessions")).json()]
+    assert listed == [live, ids[3], ids[2]]  # live ones are never forgotten
+    assert (await client.get(f"/api/v1/sessions/{ids[0]}")).status_code == 404
+    await client.post(f"/api/v1/sessions/{live}/kill")
