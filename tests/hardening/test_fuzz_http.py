@@ -138,12 +138,13 @@ def _answered(daemon: DaemonProcess, data: bytes) -> None:
         result = exchange(daemon.socket_path, data)
     except h11.RemoteProtocolError as exc:  # pragma: no cover - would be our bug
         raise AssertionError(f"malformed response to {data[:80]!r}") from exc
-    if result is None:
-        return
-    status, _, body = result
-    assert 100 <= status < 600
-    if status >= 400 and body:
-        assert "error" in json.loads(body)
+    if result is not None:
+        status, _, body = result
+        assert 100 <= status < 600
+        if status >= 400 and body:
+            assert "error" in json.loads(body)
+    # ... and a normal request right after still succeeds.
+    assert request_json(daemon.socket_path, "GET", "/api/v1/health")[0] == 200
 
 
 @pytest.fixture(scope="module")
