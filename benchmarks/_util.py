@@ -66,12 +66,17 @@ def server(argv: list[str], path: Path, env: dict[str, str] | None = None) -> It
 
 def loadgen_binary() -> Path | None:
     """benchmarks/loadgen.c compiled once into a cache; None without a C compiler."""
+    return compiled("loadgen")
+
+
+def compiled(name: str) -> Path | None:
+    """benchmarks/<name>.c compiled once into a cache; None without a C compiler."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coven-trio"
-    binary = cache / "loadgen"
-    source = HERE / "loadgen.c"
+    binary = cache / name
+    source = HERE / f"{name}.c"
     if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
