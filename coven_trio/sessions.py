@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
-import shutil
 import signal
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -32,21 +29,18 @@ from ._clock import new_session_id, new_token, utc_now
 from .config import Config
 from .errors import (
     CapacityExhausted,
-    CwdOutsideRoot,
-    HarnessNotFound,
-    HarnessUnsupported,
     InvalidInputResponses,
-    InvalidRequest,
     LaunchFailed,
     SendInputFailed,
     SessionNotFound,
     SessionNotLive,
     TurnActive,
 )
-from .harness import LAUNCH_MODES, Driver, Entry, HarnessCatalog, make_driver, model_id
+from .harness import Driver, Entry, HarnessCatalog, make_driver
 from .harness._lines import LineFramer, Truncated
 from .harness._process import READ_SIZE, HarnessProcess, SpawnError, spawn
 from .journal import Journal
+from .launch import plan_launch
 from .models import LaunchRequest, SessionRecord
 
 log = logging.getLogger("coven_trio.sessions")
@@ -683,61 +677,14 @@ class SessionRegistry:
         system_prompt: str | None,
         permission_prompts: bool,
     ) -> Session:
-        root, cwd = _resolve_paths(request.project_root, request.cwd)
-        harness_id = (request.harness or "").strip()
-        if not harness_id:
-            raise InvalidRequest("request body requires string field `harness`")
-        spec = self.harnesses.get(harness_id)
-        if spec is None:
-            configured = self.harnesses.configured()
-            raise HarnessUnsupported(
-                f"unsupported harness `{harness_id}`. Configured harnesses: "
-                + ", ".join(configured),
-                details={"harness": harness_id, "configured": configured},
-            )
-        mode = request.launch_mode or spec.default_mode
-        if mode not in LAUNCH_MODES:
-            raise InvalidRequest(
-                f"launchMode must be `interactive`, `nonInteractive`, or `stream`, got `{mode}`",
-                details={"launchMode": mode},
-            )
-        if mode not in spec.modes:
-            raise InvalidRequest(
-                f"harness `{harness_id}` does not support {mode}-mode launches; "
-                f"use launchMode `{spec.default_mode}` instead",
-                details={"harness": harness_id, "launchMode": mode},
-            )
-        prompt = (request.prompt or "").strip()
-        command = request.command
-        if harness_id == "command":
-            if not command or not all(isinstance(a, str) and a for a in command):
-                raise InvalidRequest(
-                    "harness `command` requires `command`: a non-empty list of strings"
-                )
-            executable = _which(command[0], cwd)
-            if executable is None:
-                raise HarnessNotFound(
-                    f"command `{command[0]}` was not found",
-                    details={"harness": harness_id, "executable": command[0]},
-                )
-            command = [executable, *command[1:]]
-        else:
-            if not prompt:
-                raise InvalidRequest("request body requires string field `prompt`")
-            found = spec.resolve()
-            if found is None:
-                raise HarnessNotFound(
-                    f"harness `{harness_id}` is not installed: `{spec.executable}` "
-                    "was not found on PATH",
-                    details={"harness": harness_id, "executable": spec.executable},
-                )
-            executable = found
-        model = model_id(request.model)
+        plan = plan_launch(request, self.harnesses)
+        root, cwd, harness_id, mode = plan.project_root, plan.cwd, plan.harness, plan.mode
+        prompt, command = plan.prompt, plan.command
         driver = make_driver(
-            spec,
-            executable=executable,
+            plan.spec,
+            executable=plan.executable,
             mode=mode,
-            model=model,
+            model=plan.model,
             command=command,
             system_prompt=system_prompt,
             permission_prompts=permission_prompts,
@@ -785,30 +732,3 @@ class SessionRegistry:
         async with trio.open_nursery() as nursery:
             for session in self.live():
                 nursery.start_soon(session.stop)
-
-
-def _resolve_paths(project_root: str | None, cwd: str | None) -> tuple[str, str]:
-    """Canonical ``(root, cwd)``; ``cwd`` must stay inside ``root`` after symlinks."""
-    if project_root is None or not project_root.strip():
-        raise InvalidRequest("request body requires string field `projectRoot`")
-    root = os.path.realpath(project_root.strip())
-    if not os.path.isdir(root):
-        raise InvalidRequest("failed to resolve projectRoot", details={"projectRoot": project_root})
-    if cwd is None:
-        return root, root
-    resolved = os.path.realpath(os.path.join(root, cwd))
-    if not os.path.isdir(resolved):
-        raise InvalidRequest("cwd does not exist or is not a directory", details={"cwd": cwd})
-    if os.path.commonpath([root, resolved]) != root:
-        raise CwdOutsideRoot(
-            "cwd is outside the Coven project root",
-            details={"projectRoot": root, "cwd": resolved},
-        )
-    return root, resolved
-
-
-def _which(program: str, cwd: str) -> str | None:
-    if "/" in program:
-        path = Path(cwd, program)
-        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
-    return shutil.which(program)

@@ -1,0 +1,124 @@
+"""Launch validation: is this request acceptable, and what exactly will run?
+
+Checked in the order of spec §4 / Coven's launch route, before anything exists, so a
+refused launch creates no session and no process: paths (``projectRoot`` canonical,
+``cwd`` inside it after symlinks and ``..``) → harness configured → ``launchMode`` →
+``prompt`` (or ``command`` for the ``command`` harness) → executable found → ``model``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import attrs
+
+from .errors import CwdOutsideRoot, HarnessNotFound, HarnessUnsupported, InvalidRequest
+from .harness import LAUNCH_MODES, HarnessCatalog, HarnessSpec, model_id
+from .models import LaunchRequest
+
+
+@attrs.frozen
+class LaunchPlan:
+    """A validated launch: everything needed to start the harness."""
+
+    project_root: str
+    cwd: str
+    harness: str
+    spec: HarnessSpec
+    mode: str
+    prompt: str
+    executable: str
+    model: str | None
+    command: list[str] | None
+
+
+def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan:
+    """Validate ``request``; raises the client-facing error of the first problem."""
+    root, cwd = resolve_paths(request.project_root, request.cwd)
+    harness_id = (request.harness or "").strip()
+    if not harness_id:
+        raise InvalidRequest("request body requires string field `harness`")
+    spec = harnesses.get(harness_id)
+    if spec is None:
+        configured = harnesses.configured()
+        raise HarnessUnsupported(
+            f"unsupported harness `{harness_id}`. Configured harnesses: " + ", ".join(configured),
+            details={"harness": harness_id, "configured": configured},
+        )
+    mode = request.launch_mode or spec.default_mode
+    if mode not in LAUNCH_MODES:
+        raise InvalidRequest(
+            f"launchMode must be `interactive`, `nonInteractive`, or `stream`, got `{mode}`",
+            details={"launchMode": mode},
+        )
+    if mode not in spec.modes:
+        raise InvalidRequest(
+            f"harness `{harness_id}` does not support {mode}-mode launches; "
+            f"use launchMode `{spec.default_mode}` instead",
+            details={"harness": harness_id, "launchMode": mode},
+        )
+    prompt = (request.prompt or "").strip()
+    command = request.command
+    if harness_id == "command":
+        if not command or not all(isinstance(a, str) and a for a in command):
+            raise InvalidRequest(
+                "harness `command` requires `command`: a non-empty list of strings"
+            )
+        found = _which(command[0], cwd)
+        if found is None:
+            raise HarnessNotFound(
+                f"command `{command[0]}` was not found",
+                details={"harness": harness_id, "executable": command[0]},
+            )
+        command = [found, *command[1:]]
+    else:
+        if not prompt:
+            raise InvalidRequest("request body requires string field `prompt`")
+        found = spec.resolve()
+        if found is None:
+            raise HarnessNotFound(
+                f"harness `{harness_id}` is not installed: `{spec.executable}` "
+                "was not found on PATH",
+                details={"harness": harness_id, "executable": spec.executable},
+            )
+    return LaunchPlan(
+        project_root=root,
+        cwd=cwd,
+        harness=harness_id,
+        spec=spec,
+        mode=mode,
+        prompt=prompt,
+        executable=found,
+        model=model_id(request.model),
+        command=command,
+    )
+
+
+def resolve_paths(project_root: str | None, cwd: str | None) -> tuple[str, str]:
+    """Canonical ``(root, cwd)``; ``cwd`` must stay inside ``root`` after symlinks."""
+    if project_root is None or not project_root.strip():
+        raise InvalidRequest("request body requires string field `projectRoot`")
+    root = os.path.realpath(project_root.strip())
+    if not os.path.isdir(root):
+        raise InvalidRequest("failed to resolve projectRoot", details={"projectRoot": project_root})
+    if cwd is None:
+        return root, root
+    resolved = os.path.realpath(os.path.join(root, cwd))
+    if not os.path.isdir(resolved):
+        raise InvalidRequest("cwd does not exist or is not a directory", details={"cwd": cwd})
+    if os.path.commonpath([root, resolved]) != root:
+        raise CwdOutsideRoot(
+            "cwd is outside the Coven project root",
+            details={"projectRoot": root, "cwd": resolved},
+        )
+    return root, resolved
+
+
+def _which(program: str, cwd: str) -> str | None:
+    """A ``command`` program: a path (relative to ``cwd``) or a name on PATH."""
+    if "/" in program:
+        path = Path(cwd, program)
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    return shutil.which(program)
