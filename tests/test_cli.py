@@ -120,3 +120,29 @@ async def test_coven_home_env_is_the_default(tmp_short: Path) -> None:
         await _wait_ready(home, process)
     finally:
         assert await _stop(process) == 0
+
+
+async def test_second_signal_stops_at_once_and_kills_sessions(home: Path, tmp_short: Path) -> None:
+    from .sessions_util import live_pids_in_group
+
+    process = await _start(home)
+    try:
+        await _wait_ready(home, process)
+        body = json.dumps(
+            {
+                "projectRoot": str(tmp_short),
+                "harness": "command",
+                "command": ["sh", "-c", "sleep 300 & sleep 300"],
+            }
+        ).encode()
+        head = f"POST /api/v1/sessions HTTP/1.1\r\nhost: c\r\ncontent-length: {len(body)}\r\n\r\n"
+        record = (await exchange(home / "coven.sock", head.encode() + body)).json()
+        process.send_signal(signal.SIGTERM)  # graceful: would wait the 5 s stdin grace
+        await trio.sleep(0.3)
+        process.send_signal(signal.SIGTERM)  # second signal: stop now
+        with trio.fail_after(3):
+            assert await process.wait() == 0
+    finally:
+        await _stop(process)
+    assert live_pids_in_group(record["pid"]) == []
+    assert not (home / "coven.sock").exists()
