@@ -310,9 +310,8 @@ class Session:
                 proc.signal_group(signal.SIGKILL)
                 readers.cancel_scope.deadline = trio.current_time() + DRAIN_GRACE
         finally:
-            if proc.alive():
+            if proc.alive():  # cancelled or failed before the root exited
                 await proc.kill_now()
-            proc.signal_group(signal.SIGKILL)
             await proc.aclose_streams()
         if failure is not None:
             raise failure
