@@ -53,7 +53,10 @@ async def tail(
             continue
         if journal.closed:
             return
-        with trio.move_on_after(heartbeat if heartbeat is not None else float("inf")) as quiet:
+        if heartbeat is None:
+            await journal.wait_past(index)
+            continue
+        with trio.move_on_after(heartbeat) as quiet:
             await journal.wait_past(index)
         if quiet.cancelled_caught:
             await send(idle)
