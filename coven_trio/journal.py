@@ -167,15 +167,19 @@ class Journal:
         return bytes(self._arena[self._start(index) : self._ends[index]])
 
     def entry(self, index: int) -> tuple[str, bytes, str]:
-        """``(type, data JSON text, at)`` of one entry, cut from its line."""
+        """``(type, data JSON text, at)`` of one entry, cut from its line (an entry
+        without data reads as ``{}``, the coven view's ``payload_json``)."""
+        type_, data, at = self._parts(index)
+        return type_, b"{}" if data is None else data, at
+
+    def _parts(self, index: int) -> tuple[str, bytes | None, str]:
         line = self.line(index)
         type_end = line.index(b'"', 9)
         type_ = line[9:type_end].decode()
         tail = _LINE_TAIL + _AT_LEN + len(_META) + len(str(index)) + len(_SEQ)
         at = line[-(_LINE_TAIL + _AT_LEN) : -_LINE_TAIL].decode()
         has_data = line.startswith(b',"data":', type_end + 1)
-        data = line[type_end + 9 : -tail] if has_data else b"{}"
-        return type_, data, at
+        return type_, line[type_end + 9 : -tail] if has_data else None, at
 
     @property
     def last_at(self) -> str | None:
@@ -209,14 +213,9 @@ class Journal:
 
     def get(self, index: int) -> JournalEntry:
         """Entry ``index``, decoded (``data`` is None for an entry without data)."""
-        type_, data, at = self.entry(index)
-        decoded = json.loads(data) if self.has_data(index) else None
+        type_, data, at = self._parts(index)
+        decoded = None if data is None else json.loads(data)
         return JournalEntry(index=index, type=type_, data=decoded, at=at)
-
-    def has_data(self, index: int) -> bool:
-        start = self._start(index)
-        type_end = self._arena.index(b'"', start + 9)
-        return self._arena.startswith(b',"data":', type_end + 1)
 
     async def entries(self, start: int = 0) -> AsyncIterator[JournalEntry]:
         """Every entry from ``start``: replay, then live, until the journal closes.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -46,7 +45,6 @@ def home(tmp_short: Path) -> Path:
 def fakes_on_path(monkeypatch: pytest.MonkeyPatch, tmp_short: Path) -> Path:
     """Put the fake claude/codex first on PATH; their argv logs go to ``tmp_short``."""
     monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_PYTHON", sys.executable)
     log = tmp_short / "argv.log"
     monkeypatch.setenv("FAKE_ARGV_LOG", str(log))
     return log

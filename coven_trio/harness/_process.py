@@ -104,15 +104,7 @@ async def spawn(
     try:
         if use_pty:
             return await _spawn_pty(argv, cwd, env)
-        process = await trio.lowlevel.open_process(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        process = await _open(argv, cwd, env, subprocess.PIPE)
     except OSError as exc:
         raise SpawnError(f"failed to spawn `{argv[0]}`: {exc.strerror or exc}") from exc
     assert process.stdout is not None and process.stderr is not None
@@ -122,6 +114,22 @@ async def spawn(
         stderr=process.stderr,
         stdin=process.stdin,
         is_pty=False,
+    )
+
+
+async def _open(
+    argv: Sequence[str], cwd: str, env: dict[str, str] | None, stdio: int
+) -> trio.Process:
+    """Every harness starts the same way: its own session (process group), all three
+    standard streams on ``stdio`` (pipes, or the PTY's child side)."""
+    return await trio.lowlevel.open_process(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=stdio,
+        stdout=stdio,
+        stderr=stdio,
+        start_new_session=True,
     )
 
 
@@ -155,15 +163,7 @@ class _PtyMaster(trio.abc.HalfCloseableStream):
 async def _spawn_pty(argv: Sequence[str], cwd: str, env: dict[str, str] | None) -> HarnessProcess:
     master, slave = pty.openpty()
     try:
-        process = await trio.lowlevel.open_process(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-        )
+        process = await _open(argv, cwd, env, slave)
     except BaseException:
         os.close(master)
         raise
