@@ -15,6 +15,7 @@ from typing import Any
 import trio
 
 import coven_trio
+from coven_trio import LaunchRequest
 from coven_trio.daemon import Daemon
 
 from ._util import compiled, python, rss_bytes, scratch
@@ -43,7 +44,9 @@ async def _reader(sock: Path, k: int, request: str, *extra: str) -> dict[str, An
 
 
 async def _idle_session(daemon: Daemon, root: Path) -> str:
-    record = await daemon.launch(project_root=root, harness="command", command=["sleep", "600"])
+    record = await daemon.launch(
+        LaunchRequest(project_root=root, harness="command", command=["sleep", "600"])
+    )
     return record.id
 
 
@@ -151,7 +154,7 @@ async def ingest(daemon: Daemon, root: Path, lines: int) -> list[dict[str, Any]]
     env = {"BENCH_LINES": str(lines), "BENCH_PAD": "100"}
     os.environ.update(env)
     start = time.perf_counter()
-    record = await daemon.launch(project_root=root, harness="claude", prompt="go")
+    record = await daemon.launch(LaunchRequest(project_root=root, harness="claude", prompt="go"))
     session = daemon.sessions.get(record.id)
     await session.done.wait()
     ours = time.perf_counter() - start
@@ -204,7 +207,9 @@ async def latency(daemon: Daemon, root: Path, sessions: int, seconds: float) -> 
     os.environ.update(settings)
     try:
         ids = [
-            (await daemon.launch(project_root=root, harness="claude", prompt="go")).id
+            (
+                await daemon.launch(LaunchRequest(project_root=root, harness="claude", prompt="go"))
+            ).id
             for _ in range(sessions)
         ]
     finally:

@@ -20,8 +20,9 @@ from typing import Any
 
 import trio
 
-from . import __version__, _commands
+from . import _commands
 from ._log import configure
+from ._version import __version__
 from .config import DEFAULT_EVE_MOUNT, Config, default_home
 from .daemon import Daemon, serve
 from .errors import StartupError
@@ -120,8 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.home = args.home or default_home()
         return _commands.run(args.run, args)
     configure(args.log_level, args.log_format)
-    mount = "/" + args.eve_mount.strip("/")
-    config = Config(home=args.home or default_home(), eve_mount=mount)
+    try:
+        config = Config(home=args.home or default_home(), eve_mount=args.eve_mount)
+    except ValueError as invalid:
+        print(f"coven-trio: {invalid}", file=sys.stderr)
+        return 2
     refused: list[BaseException] = []
     try:
         trio.run(_serve_until_signalled, config)

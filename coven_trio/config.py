@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import attrs
@@ -59,6 +60,21 @@ SOCKET_NAME = "coven.sock"
 MAX_SOCKET_PATH_BYTES = 107
 
 
+_MOUNT = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def normalize_mount(value: str) -> str:
+    """``eve/v1``, ``/eve/v1/`` → ``/eve/v1``. Raises ValueError for a mount that
+    could not be routed (empty, odd characters, or inside ``/api/``)."""
+    mount = "/" + value.strip().strip("/")
+    if not _MOUNT.fullmatch(mount) or mount == "/api" or mount.startswith("/api/"):
+        raise ValueError(
+            f"invalid eve mount {value!r}: use a path like /eve/v1 "
+            "(letters, digits, . _ ~ -; not under /api)"
+        )
+    return mount
+
+
 def default_home() -> Path:
     """``$COVEN_HOME`` if set and non-empty, else ``~/.coven`` (the Rust daemon's rule)."""
     env = os.environ.get("COVEN_HOME", "").strip()
@@ -75,7 +91,7 @@ class Config:
     """
 
     home: Path = attrs.field(factory=default_home, converter=Path)
-    eve_mount: str = DEFAULT_EVE_MOUNT
+    eve_mount: str = attrs.field(default=DEFAULT_EVE_MOUNT, converter=normalize_mount)
     eve_heartbeat: float = EVE_HEARTBEAT
     max_head_bytes: int = MAX_HEAD_BYTES
     max_body_bytes: int = MAX_BODY_BYTES

@@ -23,15 +23,15 @@ from typing import Any
 import attrs
 import trio
 
-from . import __version__
 from ._clock import utc_now
 from ._home import bind_socket, hold_lock, prepare_home, remove_daemon_json, write_daemon_json
-from .api import build_router
+from ._version import __version__
+from .api import ApiContext, DaemonIdentity, build_router
 from .config import Config
 from .harness import HarnessCatalog
 from .http import HttpServer
 from .journal import Journal
-from .models import LaunchRequest, SessionRecord, structure
+from .models import LaunchRequest, SessionRecord
 from .sessions import SessionRegistry
 
 log = logging.getLogger("coven_trio.daemon")
@@ -73,27 +73,15 @@ class Daemon:
         """Stop now: sessions are SIGKILLed and reaped, responses cut."""
         self._force.cancel()
 
-    async def launch(self, **fields: Any) -> SessionRecord:
-        """Launch a session from the same fields as ``POST /api/v1/sessions``
-        (``project_root=``, ``harness=``, ``prompt=``, …)."""
-        request = structure(_camel_keys(fields), LaunchRequest)
+    async def launch(self, request: LaunchRequest) -> SessionRecord:
+        """Launch a session, as ``POST /api/v1/sessions`` does (same checks and
+        errors)."""
         session = await self.sessions.launch(request)
         return session.record()
 
     def journal(self, session_id: str) -> Journal:
         """The journal of a session (raises ``SessionNotFound``)."""
         return self.sessions.get(session_id).journal
-
-
-def _camel_keys(fields: dict[str, Any]) -> dict[str, Any]:
-    def camel(name: str) -> str:
-        head, *rest = name.split("_")
-        return head + "".join(part.title() for part in rest)
-
-    def plain(value: Any) -> Any:
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-    return {camel(key): plain(value) for key, value in fields.items()}
 
 
 async def serve(
@@ -127,7 +115,20 @@ async def serve(
                     harnesses=harnesses,
                     sessions=SessionRegistry(config, harnesses),
                 )
-                server = daemon._server = HttpServer(config, build_router(daemon))
+                identity = DaemonIdentity(
+                    pid=pid,
+                    started_at=started_at,
+                    socket_path=bound.path,
+                    version=__version__,
+                    started_clock=daemon._started_clock,
+                )
+                ctx = ApiContext(
+                    config=config,
+                    sessions=daemon.sessions,
+                    harnesses=harnesses,
+                    identity=identity,
+                )
+                server = daemon._server = HttpServer(config, build_router(ctx))
                 try:
                     await _run(daemon, server, bound.sock, task_status)
                 finally:

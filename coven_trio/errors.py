@@ -8,7 +8,45 @@ layer turns them into ``{"error": {"code", "message", "details"?}}`` in exactly 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Every code an error envelope can carry. Part of the API contract: never rename."""
+
+    INVALID_REQUEST = "invalid_request"
+    INVALID_START_INDEX = "invalid_start_index"
+    SESSION_CWD_OUTSIDE_ROOT = "session.cwd_outside_root"
+    HARNESS_UNSUPPORTED = "harness.unsupported"
+    HARNESS_NOT_FOUND = "harness.not_found"
+    ACTION_REJECTED = "action_rejected"
+    PEER_UID_MISMATCH = "peer_uid_mismatch"
+    NOT_FOUND = "not_found"
+    UNSUPPORTED_API_VERSION = "unsupported_api_version"
+    SESSION_NOT_FOUND = "session_not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    REQUEST_TIMEOUT = "request_timeout"
+    SESSION_NOT_LIVE = "session_not_live"
+    TURN_ACTIVE = "turn_active"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    EVENT_RESPONSE_TOO_LARGE = "event_response_too_large"
+    REQUEST_HEADER_FIELDS_TOO_LARGE = "request_header_fields_too_large"
+    INTERNAL_ERROR = "internal_error"
+    LAUNCH_FAILED = "launch_failed"
+    SEND_INPUT_FAILED = "send_input_failed"
+    CAPACITY_EXHAUSTED = "capacity_exhausted"
+    BAD_REQUEST = "bad_request"
+    INVALID_JSON = "invalid_json"
+    INVALID_BODY = "invalid_body"
+    MISSING_MESSAGE = "missing_message"
+    MISSING_CONTINUATION_TOKEN = "missing_continuation_token"
+    MISSING_INPUT = "missing_input"
+    INVALID_INPUT_RESPONSES = "invalid_input_responses"
+    CONTINUATION_TOKEN_MISMATCH = "continuation_token_mismatch"
+    AGENT_NOT_FOUND = "agent_not_found"
+    STALE_CONTINUATION_TOKEN = "stale_continuation_token"
+    SESSION_TERMINAL = "session_terminal"
 
 
 class CovenError(Exception):
@@ -19,7 +57,7 @@ class CovenError(Exception):
     """
 
     status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
 
     def __init__(
         self,
@@ -48,27 +86,27 @@ def envelope(exc: CovenError) -> bytes:
 
 class InvalidRequest(CovenError):
     status = 400
-    code = "invalid_request"
+    code = ErrorCode.INVALID_REQUEST
 
 
 class InvalidStartIndex(CovenError):
     status = 400
-    code = "invalid_start_index"
+    code = ErrorCode.INVALID_START_INDEX
 
 
 class CwdOutsideRoot(CovenError):
     status = 400
-    code = "session.cwd_outside_root"
+    code = ErrorCode.SESSION_CWD_OUTSIDE_ROOT
 
 
 class HarnessUnsupported(CovenError):
     status = 400
-    code = "harness.unsupported"
+    code = ErrorCode.HARNESS_UNSUPPORTED
 
 
 class HarnessNotFound(CovenError):
     status = 400
-    code = "harness.not_found"
+    code = ErrorCode.HARNESS_NOT_FOUND
 
 
 class ActionRejected(CovenError):
@@ -79,7 +117,7 @@ class ActionRejected(CovenError):
     """
 
     status = 400
-    code = "action_rejected"
+    code = ErrorCode.ACTION_REJECTED
 
     def __init__(self, message: str, *, action: str) -> None:
         super().__init__(message, details={"action": action})
@@ -95,84 +133,84 @@ class ActionRejected(CovenError):
 
 class PeerRefused(CovenError):
     status = 403
-    code = "peer_uid_mismatch"
+    code = ErrorCode.PEER_UID_MISMATCH
 
 
 class NotFound(CovenError):
     status = 404
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class UnsupportedApiVersion(CovenError):
     status = 404
-    code = "unsupported_api_version"
+    code = ErrorCode.UNSUPPORTED_API_VERSION
 
 
 class SessionNotFound(CovenError):
     status = 404
-    code = "session_not_found"
+    code = ErrorCode.SESSION_NOT_FOUND
 
 
 class MethodNotAllowed(CovenError):
     status = 405
-    code = "method_not_allowed"
+    code = ErrorCode.METHOD_NOT_ALLOWED
 
 
 class RequestTimeout(CovenError):
     status = 408
-    code = "request_timeout"
+    code = ErrorCode.REQUEST_TIMEOUT
 
 
 class SessionNotLive(CovenError):
     status = 409
-    code = "session_not_live"
+    code = ErrorCode.SESSION_NOT_LIVE
 
 
 class TurnActive(CovenError):
     status = 409
-    code = "turn_active"
+    code = ErrorCode.TURN_ACTIVE
 
 
 class PayloadTooLarge(CovenError):
     status = 413
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class EventResponseTooLarge(CovenError):
     status = 413
-    code = "event_response_too_large"
+    code = ErrorCode.EVENT_RESPONSE_TOO_LARGE
 
 
 class HeadersTooLarge(CovenError):
     status = 431
-    code = "request_header_fields_too_large"
+    code = ErrorCode.REQUEST_HEADER_FIELDS_TOO_LARGE
 
 
 class InternalError(CovenError):
     status = 500
-    code = "internal_error"
+    code = ErrorCode.INTERNAL_ERROR
 
 
 class LaunchFailed(CovenError):
     status = 500
-    code = "launch_failed"
+    code = ErrorCode.LAUNCH_FAILED
 
 
 class SendInputFailed(CovenError):
     status = 500
-    code = "send_input_failed"
+    code = ErrorCode.SEND_INPUT_FAILED
 
 
 class CapacityExhausted(CovenError):
     status = 503
-    code = "capacity_exhausted"
+    code = ErrorCode.CAPACITY_EXHAUSTED
 
 
 class BadHttp(CovenError):
     """A request h11 could not parse (malformed request line, headers, framing)."""
 
     status = 400
-    code = "bad_request"
+    code = ErrorCode.BAD_REQUEST
 
 
 # --- eve API (spec §5; codes from reference/eve-http.md §11.2) --------------------------
@@ -180,52 +218,52 @@ class BadHttp(CovenError):
 
 class InvalidJson(CovenError):
     status = 400
-    code = "invalid_json"
+    code = ErrorCode.INVALID_JSON
 
 
 class InvalidBody(CovenError):
     status = 400
-    code = "invalid_body"
+    code = ErrorCode.INVALID_BODY
 
 
 class MissingMessage(CovenError):
     status = 400
-    code = "missing_message"
+    code = ErrorCode.MISSING_MESSAGE
 
 
 class MissingContinuationToken(CovenError):
     status = 400
-    code = "missing_continuation_token"
+    code = ErrorCode.MISSING_CONTINUATION_TOKEN
 
 
 class MissingInput(CovenError):
     status = 400
-    code = "missing_input"
+    code = ErrorCode.MISSING_INPUT
 
 
 class InvalidInputResponses(CovenError):
     status = 400
-    code = "invalid_input_responses"
+    code = ErrorCode.INVALID_INPUT_RESPONSES
 
 
 class ContinuationTokenMismatch(CovenError):
     status = 400
-    code = "continuation_token_mismatch"
+    code = ErrorCode.CONTINUATION_TOKEN_MISMATCH
 
 
 class AgentNotFound(CovenError):
     status = 400
-    code = "agent_not_found"
+    code = ErrorCode.AGENT_NOT_FOUND
 
 
 class StaleContinuationToken(CovenError):
     status = 409
-    code = "stale_continuation_token"
+    code = ErrorCode.STALE_CONTINUATION_TOKEN
 
 
 class SessionTerminal(CovenError):
     status = 410
-    code = "session_terminal"
+    code = ErrorCode.SESSION_TERMINAL
 
 
 class StartupError(Exception):

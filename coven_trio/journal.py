@@ -29,13 +29,18 @@ import attrs
 import trio
 
 from ._clock import utc_now
+from .vocabulary import EntryType
 
 #: Entry types that may be dropped past the cap; everything else always lands.
 BULK_TYPES = frozenset(
-    {"output", "stderr", "agent.content.delta", "harness.event", "message.appended"}
+    {
+        EntryType.OUTPUT,
+        EntryType.STDERR,
+        EntryType.AGENT_CONTENT_DELTA,
+        EntryType.HARNESS_EVENT,
+        EntryType.MESSAGE_APPENDED,
+    }
 )
-#: Terminal entries: a session's journal ends with exactly one of them.
-TERMINAL_TYPES = frozenset({"session.completed", "session.failed"})
 
 _AT_LEN = 27  # utc_now(): 2026-11-24T10:00:00.000000Z
 _LINE_TAIL = len(b'"}}\n')
@@ -91,7 +96,7 @@ class Journal:
     def nbytes(self) -> int:
         return len(self._arena)
 
-    def append(self, type_: str, data: Any = None) -> int | None:
+    def append(self, type_: EntryType, data: Any = None) -> int | None:
         """Append one entry; returns its index, or None if the cap dropped it."""
         if self.closed:
             raise JournalClosed(self.session_id)
@@ -107,14 +112,14 @@ class Journal:
         if self._pending_drop:
             self._pending_drop = False
             self._write(
-                "output_truncated",
+                EntryType.OUTPUT_TRUNCATED,
                 _encode({"droppedBytes": self.dropped_bytes, "droppedEvents": self.dropped_events}),
             )
         index = self._write(type_, encoded)
         self._wake()
         return index
 
-    def _write(self, type_: str, encoded: bytes) -> int:
+    def _write(self, type_: EntryType, encoded: bytes) -> int:
         index = len(self._ends)
         at = utc_now().encode()
         if encoded:

@@ -15,8 +15,9 @@ from pathlib import Path
 import attrs
 
 from .errors import CwdOutsideRoot, HarnessNotFound, HarnessUnsupported, InvalidRequest
-from .harness import LAUNCH_MODES, HarnessCatalog, HarnessSpec, model_id
+from .harness import HarnessCatalog, HarnessSpec, model_id
 from .models import LaunchRequest
+from .vocabulary import HarnessId, LaunchMode
 
 
 @attrs.frozen
@@ -27,7 +28,7 @@ class LaunchPlan:
     cwd: str
     harness: str
     spec: HarnessSpec
-    mode: str
+    mode: LaunchMode
     prompt: str
     executable: str
     model: str | None
@@ -47,12 +48,14 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
             f"unsupported harness `{harness_id}`. Configured harnesses: " + ", ".join(configured),
             details={"harness": harness_id, "configured": configured},
         )
-    mode = request.launch_mode or spec.default_mode
-    if mode not in LAUNCH_MODES:
+    try:
+        mode = LaunchMode(request.launch_mode or spec.default_mode)
+    except ValueError:
         raise InvalidRequest(
-            f"launchMode must be `interactive`, `nonInteractive`, or `stream`, got `{mode}`",
-            details={"launchMode": mode},
-        )
+            "launchMode must be `interactive`, `nonInteractive`, or `stream`, "
+            f"got `{request.launch_mode}`",
+            details={"launchMode": request.launch_mode},
+        ) from None
     if mode not in spec.modes:
         raise InvalidRequest(
             f"harness `{harness_id}` does not support {mode}-mode launches; "
@@ -61,7 +64,7 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
         )
     prompt = (request.prompt or "").strip()
     command = request.command
-    if harness_id == "command":
+    if harness_id == HarnessId.COMMAND:
         if not command or not all(isinstance(a, str) and a for a in command):
             raise InvalidRequest(
                 "harness `command` requires `command`: a non-empty list of strings"

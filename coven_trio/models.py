@@ -8,6 +8,7 @@ never silently coerced (cattrs would turn ``5`` into ``"5"`` for a ``str`` field
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, TypeVar
 
@@ -139,15 +140,21 @@ class Health:
 # --- sessions ------------------------------------------------------------------------------
 
 
+def _path_text(value: Any) -> Any:
+    """Embedders may pass ``pathlib.Path``; the wire carries text."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
 @camel
 @attrs.frozen
 class LaunchRequest:
-    """``POST /api/v1/sessions``. Unknown keys are ignored (real clients send more)."""
+    """``POST /api/v1/sessions`` (and :meth:`coven_trio.Daemon.launch`). Unknown keys
+    are ignored on the wire (real clients send more)."""
 
-    project_root: str | None = None
+    project_root: str | None = attrs.field(default=None, converter=_path_text)
     harness: str | None = None
     prompt: str | None = None
-    cwd: str | None = None
+    cwd: str | None = attrs.field(default=None, converter=_path_text)
     title: str | None = None
     launch_mode: str | None = None
     model: str | None = None

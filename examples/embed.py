@@ -12,6 +12,7 @@ from pathlib import Path
 import trio
 
 import coven_trio
+from coven_trio import LaunchRequest
 
 
 async def main() -> None:
@@ -23,9 +24,11 @@ async def run(home: Path) -> None:
     async with coven_trio.open_daemon(home=home) as daemon:
         print(f"daemon serving {daemon.socket_path}")
         record = await daemon.launch(
-            project_root=os.getcwd(),
-            harness="command",
-            command=[sys.executable, "-c", "print('hello from a supervised child')"],
+            LaunchRequest(
+                project_root=os.getcwd(),
+                harness="command",
+                command=[sys.executable, "-c", "print('hello from a supervised child')"],
+            )
         )
         async for entry in daemon.journal(record.id).entries():
             print(f"{entry.index:3} {entry.type:20} {entry.data}")

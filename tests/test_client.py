@@ -11,6 +11,7 @@ import pytest
 import trio
 
 import coven_trio
+from coven_trio import LaunchRequest
 from coven_trio.client import Client, ClientError, DaemonUnreachable
 from coven_trio.daemon import Daemon
 
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.usefixtures("fakes_on_path")
 
 async def test_embedding_launch_and_journal_cursor(home: Path, tmp_short: Path) -> None:
     async with coven_trio.open_daemon(home=home, stdin_grace=0.5, term_grace=0.5) as daemon:
-        record = await daemon.launch(project_root=tmp_short, harness="claude", prompt="embedded")
+        record = await daemon.launch(
+            LaunchRequest(project_root=tmp_short, harness="claude", prompt="embedded")
+        )
         types = []
         async for entry in daemon.journal(record.id).entries():
             types.append(entry.type)

@@ -15,6 +15,7 @@ from coven_trio.harness._lines import LineFramer, Truncated
 from coven_trio.harness.claude import ClaudeDriver
 from coven_trio.harness.codex import CodexDriver
 from coven_trio.harness.manifest import load_manifests
+from coven_trio.vocabulary import LaunchMode
 
 
 def line(obj: object) -> bytes:
@@ -22,7 +23,7 @@ def line(obj: object) -> bytes:
 
 
 def test_claude_argv_per_mode() -> None:
-    stream = ClaudeDriver(executable="/bin/claude", mode="stream", model="sonnet")
+    stream = ClaudeDriver(executable="/bin/claude", mode=LaunchMode.STREAM, model="sonnet")
     assert stream.first_argv("hi") == [
         "/bin/claude",
         "--model",
@@ -39,7 +40,7 @@ def test_claude_argv_per_mode() -> None:
         b'{"type": "user", "message": {"role": "user", '
         b'"content": [{"type": "text", "text": "hi"}]}}\n'
     )
-    printing = ClaudeDriver(executable="claude", mode="nonInteractive")
+    printing = ClaudeDriver(executable="claude", mode=LaunchMode.NON_INTERACTIVE)
     assert printing.first_argv("-x") == [
         "claude",
         "--print",
@@ -52,19 +53,19 @@ def test_claude_argv_per_mode() -> None:
     assert printing.per_turn and printing.close_stdin_after_prompt
     printing.conversation_id = "abc"
     assert printing.next_argv("more")[-4:] == ["--resume", "abc", "--", "more"]
-    interactive = ClaudeDriver(executable="claude", mode="interactive")
+    interactive = ClaudeDriver(executable="claude", mode=LaunchMode.INTERACTIVE)
     assert interactive.first_argv("hi") == ["claude", "--", "hi"]
     assert interactive.use_pty and not interactive.structured
 
 
 def test_claude_bypass_permissions_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COVEN_CLAUDE_BYPASS_PERMISSIONS", "1")
-    argv = ClaudeDriver(executable="claude", mode="interactive").first_argv("p")
+    argv = ClaudeDriver(executable="claude", mode=LaunchMode.INTERACTIVE).first_argv("p")
     assert argv == ["claude", "--permission-mode", "bypassPermissions", "--", "p"]
 
 
 def test_codex_argv_and_resume() -> None:
-    codex = CodexDriver(executable="codex", mode="nonInteractive", model="gpt-5")
+    codex = CodexDriver(executable="codex", mode=LaunchMode.NON_INTERACTIVE, model="gpt-5")
     assert codex.first_argv("p") == [
         "codex",
         "--model",
@@ -82,7 +83,7 @@ def test_codex_argv_and_resume() -> None:
     codex.translate(line({"type": "thread.started", "thread_id": "t-1"}))
     assert codex.conversation_id == "t-1"
     assert codex.next_argv("q")[-4:] == ["resume", "t-1", "--", "-"]
-    assert CodexDriver(executable="codex", mode="interactive").first_argv("p") == [
+    assert CodexDriver(executable="codex", mode=LaunchMode.INTERACTIVE).first_argv("p") == [
         "codex",
         "--",
         "p",
@@ -98,7 +99,7 @@ def test_model_ids() -> None:
 
 
 def test_claude_translation() -> None:
-    claude = ClaudeDriver(executable="claude", mode="stream")
+    claude = ClaudeDriver(executable="claude", mode=LaunchMode.STREAM)
     init = claude.translate(line({"type": "system", "subtype": "init", "session_id": "s1"}))
     assert init[0][0] == "harness.event" and claude.conversation_id == "s1"
     delta = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hi"}}
@@ -174,7 +175,7 @@ def test_claude_translation() -> None:
 
 
 def test_codex_translation() -> None:
-    codex = CodexDriver(executable="codex", mode="nonInteractive")
+    codex = CodexDriver(executable="codex", mode=LaunchMode.NON_INTERACTIVE)
     assert codex.translate(line({"type": "turn.started"})) == [("agent.start", {})]
     started = {
         "type": "item.started",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import trio
 
+from coven_trio import LaunchRequest
 from coven_trio.daemon import Daemon
 
 from .sessions_util import (
@@ -475,8 +476,12 @@ async def test_shutdown_stops_sessions_and_leaves_no_process(
     async with coven_trio.open_daemon(
         home=home, stdin_grace=0.5, term_grace=0.5, linger_timeout=0.5
     ) as daemon:
-        codex = await daemon.launch(project_root=str(project), harness="codex", prompt="x")
-        claude = await daemon.launch(project_root=str(project), harness="claude", prompt="y")
+        codex = await daemon.launch(
+            LaunchRequest(project_root=str(project), harness="codex", prompt="x")
+        )
+        claude = await daemon.launch(
+            LaunchRequest(project_root=str(project), harness="claude", prompt="y")
+        )
         journal = daemon.journal(claude.id)
         await journal.wait_past(5)
         pids = [claude.pid]

@@ -1,19 +1,21 @@
-"""The API surfaces: views over the daemon's sessions and journals."""
+"""The API surfaces: views over the daemon's sessions and journals.
+
+Views see the daemon only through :class:`ApiContext`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..http import Router
 from . import coven_v1, eve_v1, websocket
-
-if TYPE_CHECKING:
-    from ..daemon import Daemon
+from ._context import ApiContext, DaemonIdentity
 
 
-def build_router(daemon: Daemon) -> Router:
+def build_router(ctx: ApiContext) -> Router:
     router = Router()
-    coven_v1.install(router, daemon)
-    eve_v1.install(router, daemon)
-    websocket.install(router, daemon)
+    coven_v1.install(router, ctx)
+    eve_v1.install(router, ctx)
+    websocket.install(router, ctx)
     return router
+
+
+__all__ = ["ApiContext", "DaemonIdentity", "build_router"]

@@ -9,17 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import models
 from ..config import MAX_EVENTS_RESPONSE_BYTES
 from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
 from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
+from ._context import ApiContext
+from ._params import input_data, int_param, parse_int
 from ._tail import event_records, tail
-
-if TYPE_CHECKING:
-    from ..daemon import Daemon
 
 API_VERSION = "coven.daemon.v1"
 PREFIX = "/api/v1"
@@ -55,10 +54,10 @@ CAPABILITY_CATALOG: list[dict[str, Any]] = [
 
 
 class CovenV1:
-    """Handlers of ``/api/v1``; each reads the daemon it was built for."""
+    """Handlers of ``/api/v1``; each reads the context it was built for."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
         self._health: tuple[list[str], dict[str, Any]] | None = None
 
     # --- handshake -----------------------------------------------------------------------
@@ -66,23 +65,26 @@ class CovenV1:
     def health_body(self) -> dict[str, Any]:
         """The handshake. Only ``uptime`` changes between calls (and the harness list on
         a refresh), so the rest is built through the models once and reused."""
-        d = self.daemon
-        harnesses = d.harnesses.available()
+        who = self.ctx.identity
+        harnesses = self.ctx.harnesses.available()
         if self._health is None or self._health[0] != harnesses:
             health = models.Health(
                 ok=True,
                 api_version=API_VERSION,
-                coven_version=d.version,
+                coven_version=who.version,
                 capabilities=models.Capabilities(
                     sessions=True, events=True, actions=True, harnesses=harnesses
                 ),
                 daemon=models.DaemonInfo(
-                    pid=d.pid, uptime=0.0, started_at=d.started_at, socket=str(d.socket_path)
+                    pid=who.pid,
+                    uptime=0.0,
+                    started_at=who.started_at,
+                    socket=str(who.socket_path),
                 ),
             )
             self._health = (harnesses, models.unstructure(health))
         body = dict(self._health[1])
-        body["daemon"] = {**body["daemon"], "uptime": round(d.uptime, 3)}
+        body["daemon"] = {**body["daemon"], "uptime": round(who.uptime, 3)}
         return body
 
     async def health(self, request: Request) -> Response:
@@ -110,10 +112,10 @@ class CovenV1:
         args = body.get("args")
         args = args if isinstance(args, dict) else {}
         if action == "coven.capabilities.refresh":
-            self.daemon.harnesses.refresh()
+            self.ctx.harnesses.refresh()
             payload: dict[str, Any] = {
                 "capabilities": len(CAPABILITY_CATALOG),
-                "harnesses": self.daemon.harnesses.available(),
+                "harnesses": self.ctx.harnesses.available(),
             }
             kind = "capabilities.refreshed"
         elif action == "coven.sessions.kill":
@@ -121,12 +123,12 @@ class CovenV1:
             if not isinstance(session_id, str) or not session_id:
                 raise ActionRejected("args requires string field `sessionId`", action=action)
             try:
-                await self.daemon.sessions.kill(session_id)
+                await self.ctx.sessions.kill(session_id)
             except Exception as exc:
                 raise ActionRejected(str(exc), action=action) from None
             payload, kind = {"sessionId": session_id}, "session.killed"
         elif action == "coven.sessions.killAll":
-            killed = await self.daemon.sessions.kill_all()
+            killed = await self.ctx.sessions.kill_all()
             payload, kind = {"sessionIds": killed}, "sessions.killed"
         else:
             raise ActionRejected(f"unknown action `{action}`", action=action)
@@ -144,11 +146,12 @@ class CovenV1:
 
     async def list_sessions(self, request: Request) -> Response:
         query = request.query
-        sessions = self.daemon.sessions.ordered()
+        sessions = self.ctx.sessions.ordered()
         records = [models.unstructure(s.record()) for s in sessions]
         if not {"limit", "cursor", "includeArchived"} & query.keys():
             return Response.json(records)
-        limit = _int_param(query, "limit", 100)
+        limit = int_param(query, "limit")
+        limit = 100 if limit is None else limit
         if not 1 <= limit <= 1000:
             raise InvalidRequest(
                 "Query parameter `limit` must be an integer between 1 and 1000.",
@@ -169,15 +172,15 @@ class CovenV1:
 
     async def launch(self, request: Request) -> Response:
         launch = models.structure(request.json_object(), models.LaunchRequest)
-        session = await self.daemon.sessions.launch(launch)
+        session = await self.ctx.sessions.launch(launch)
         return Response.json(models.unstructure(session.record()), status=201)
 
     async def get_session(self, request: Request) -> Response:
-        session = self.daemon.sessions.get(request.params["id"])
+        session = self.ctx.sessions.get(request.params["id"])
         return Response.json(models.unstructure(session.record()))
 
     async def send_input(self, request: Request) -> Response:
-        session = self.daemon.sessions.get(request.params["id"])
+        session = self.ctx.sessions.get(request.params["id"])
         details = {"sessionId": session.id}
         if not session.live:
             raise SessionNotLive("Session is not live.", details=details)
@@ -185,14 +188,11 @@ class CovenV1:
             body = request.json()
         except InvalidRequest:
             raise InvalidRequest("failed to parse request body", details=details) from None
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, str):
-            raise InvalidRequest("input payload requires string field `data`", details=details)
-        await session.send_input(data, body)
+        await session.send_input(input_data(body, details), body)
         return Response.json({"ok": True, "accepted": True}, status=202)
 
     async def kill(self, request: Request) -> Response:
-        await self.daemon.sessions.kill(request.params["id"])
+        await self.ctx.sessions.kill(request.params["id"])
         return Response.json({"ok": True, "accepted": True}, status=202)
 
     # --- events --------------------------------------------------------------------------
@@ -202,9 +202,9 @@ class CovenV1:
         session_id = request.params.get("id", query.get("sessionId"))
         if session_id is None:
             raise InvalidRequest("sessionId query parameter is required.")
-        after_seq = _int_param(query, "afterSeq", None, "afterSeq must be an integer.")
-        limit = _int_param(query, "limit", None, "limit must be an integer.")
-        session = self.daemon.sessions.get(session_id)
+        after_seq = int_param(query, "afterSeq", "afterSeq must be an integer.")
+        limit = int_param(query, "limit", "limit must be an integer.")
+        session = self.ctx.sessions.get(session_id)
         journal = session.journal
         if after_seq is None:
             after_seq = _seq_of_event_id(session.id, query.get("afterEventId"), len(journal))
@@ -216,17 +216,6 @@ class CovenV1:
                 lambda send: tail(journal, start, send, event_records),
             )
         return Response(body=_events_page(journal, start, limit))
-
-
-def _int_param(query: dict[str, str], name: str, default: Any, message: str | None = None) -> Any:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        text = message or (f"Query parameter `{name}` must be an integer between 1 and 1000.")
-        raise InvalidRequest(text, details={name: raw}) from None
 
 
 def _encode_cursor(record: dict[str, Any]) -> str:
@@ -260,10 +249,11 @@ def _seq_of_event_id(session_id: str, event_id: str | None, count: int) -> int:
     """``afterEventId`` → afterSeq; an unknown id means "from the start" (Rust rule)."""
     if not event_id:
         return 0
-    owner, _, index = event_id.rpartition(":")
-    if owner != session_id or not index.isdigit() or int(index) >= count:
+    owner, _, raw = event_id.rpartition(":")
+    index = parse_int(raw)
+    if owner != session_id or index is None or index >= count:
         return 0
-    return int(index) + 1
+    return index + 1
 
 
 def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
@@ -305,8 +295,8 @@ def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
     )
 
 
-def install(router: Router, daemon: Daemon) -> CovenV1:
-    api = CovenV1(daemon)
+def install(router: Router, ctx: ApiContext) -> CovenV1:
+    api = CovenV1(ctx)
     router.add("GET", "/health", api.health)
     router.add("GET", f"{PREFIX}/health", api.health)
     router.add("GET", f"{PREFIX}/api-version", api.api_version)

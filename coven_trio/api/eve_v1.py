@@ -9,8 +9,7 @@ the eve line shape, replayed from ``startIndex`` and then tailed live.
 from __future__ import annotations
 
 import json
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -22,7 +21,6 @@ from ..errors import (
     InvalidBody,
     InvalidInputResponses,
     InvalidJson,
-    InvalidStartIndex,
     MissingContinuationToken,
     MissingInput,
     MissingMessage,
@@ -33,13 +31,11 @@ from ..errors import (
 from ..http import Request, Response, Router, StreamResponse
 from ..models import LaunchRequest
 from ..sessions import Session, TurnInput
+from ._context import ApiContext
+from ._params import start_index
 from ._tail import eve_lines, tail
 
-if TYPE_CHECKING:
-    from ..daemon import Daemon
-
 STREAM_VERSION = "16"
-_DIGITS = re.compile(r"^[0-9]+$")
 _NO_STORE = ("cache-control", "no-store")
 
 
@@ -164,9 +160,9 @@ def _parse(request: Request, *, follow_up: bool) -> _Body:
 class EveV1:
     """Handlers of the eve mount."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.agents = load_agents(daemon.config.home)
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+        self.agents = load_agents(ctx.config.home)
 
     def _agent(self, name: str | None) -> AgentProfile:
         profile = self.agents.get(name or DEFAULT_AGENT)
@@ -179,7 +175,7 @@ class EveV1:
 
     def _session(self, session_id: str) -> Session:
         try:
-            return self.daemon.sessions.get(session_id)
+            return self.ctx.sessions.get(session_id)
         except SessionNotFound:
             raise SessionNotFound(
                 f"Session {session_id} not found", details={"sessionId": session_id}
@@ -211,7 +207,7 @@ class EveV1:
             model=profile.model,
             title=body.message[:200],
         )
-        session = await self.daemon.sessions.launch(
+        session = await self.ctx.sessions.launch(
             launch,
             agent=profile.name,
             first_turn=turn,
@@ -253,15 +249,10 @@ class EveV1:
         )
 
     async def stream(self, request: Request) -> StreamResponse:
-        raw = request.query.get("startIndex")
-        if raw is not None and not _DIGITS.match(raw):
-            raise InvalidStartIndex(
-                "Expected startIndex to be a non-negative integer.", details={"startIndex": raw}
-            )
-        start = int(raw) if raw is not None else 0
+        start = start_index(request.query)
         session = self._session(request.params["id"])
         journal = session.journal
-        heartbeat = self.daemon.config.eve_heartbeat
+        heartbeat = self.ctx.config.eve_heartbeat
         headers = [
             ("content-type", "application/x-ndjson; charset=utf-8"),
             ("x-eve-stream-format", "ndjson"),
@@ -275,9 +266,9 @@ class EveV1:
         )
 
 
-def install(router: Router, daemon: Daemon) -> EveV1:
-    api = EveV1(daemon)
-    mount = daemon.config.eve_mount.rstrip("/")
+def install(router: Router, ctx: ApiContext) -> EveV1:
+    api = EveV1(ctx)
+    mount = ctx.config.eve_mount
     router.add("GET", f"{mount}/health", api.health)
     router.add("GET", f"{mount}/info", api.info)
     router.add("POST", f"{mount}/session", api.create)

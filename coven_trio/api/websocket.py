@@ -13,21 +13,18 @@ front of the stream (``http.Upgrade``), since trio-websocket parses the upgrade 
 from __future__ import annotations
 
 import json
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 import trio_websocket
 
-from ..errors import CovenError, InvalidRequest, InvalidStartIndex
+from ..errors import CovenError, InvalidRequest
 from ..http import Request, Response, Router, Upgrade
 from ..sessions import Session
+from ._context import ApiContext
+from ._params import input_data, start_index
 from ._tail import eve_lines, tail
 
-if TYPE_CHECKING:
-    from ..daemon import Daemon
-
-_DIGITS = re.compile(r"^[0-9]+$")
 #: Incoming messages are small commands; 4 MiB matches the HTTP body limit.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -42,11 +39,8 @@ async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Ses
             command = json.loads(message)
             if not isinstance(command, dict) or command.get("type") != "input":
                 raise InvalidRequest('expected {"type":"input","data":"…"}')
-            data = command.get("data")
-            if not isinstance(data, str):
-                raise InvalidRequest("input payload requires string field `data`")
             body = {k: v for k, v in command.items() if k != "type"}
-            await session.send_input(data, body)
+            await session.send_input(input_data(body, {"sessionId": session.id}), body)
         except (ValueError, CovenError) as exc:
             error = exc if isinstance(exc, CovenError) else InvalidRequest("invalid JSON")
             reply = {"type": "error", "error": {"code": error.code, "message": error.message}}
@@ -84,26 +78,22 @@ def _upgrade(session: Session, start: int) -> Upgrade:
 
 
 class WebSocketView:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
 
     async def connect(self, request: Request) -> Response | Upgrade:
-        raw = request.query.get("startIndex", "0")
-        if not _DIGITS.match(raw):
-            raise InvalidStartIndex(
-                "Expected startIndex to be a non-negative integer.", details={"startIndex": raw}
-            )
-        session = self.daemon.sessions.get(request.params["id"])
+        start = start_index(request.query)
+        session = self.ctx.sessions.get(request.params["id"])
         if request.headers.get("upgrade", "").lower() != "websocket":
             raise InvalidRequest(
                 "This route speaks WebSocket: send `Upgrade: websocket`.",
                 headers=[("upgrade", "websocket")],
             )
-        return _upgrade(session, int(raw))
+        return _upgrade(session, start)
 
 
-def install(router: Router, daemon: Daemon) -> Any:
-    view = WebSocketView(daemon)
+def install(router: Router, ctx: ApiContext) -> Any:
+    view = WebSocketView(ctx)
     router.add("GET", "/api/v1/sessions/{id}/ws", view.connect)
-    router.add("GET", daemon.config.eve_mount.rstrip("/") + "/session/{id}/ws", view.connect)
+    router.add("GET", ctx.config.eve_mount + "/session/{id}/ws", view.connect)
     return view

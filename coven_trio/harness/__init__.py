@@ -12,14 +12,12 @@ from pathlib import Path
 
 import attrs
 
-from ._driver import Driver, Entry, model_id
+from ..vocabulary import HarnessId, LaunchMode
+from ._driver import Driver, model_id
 from .claude import ClaudeDriver
 from .codex import CodexDriver
 from .command import CommandDriver
 from .manifest import Manifest, ManifestDriver, load_manifests
-
-#: Launch modes of spec §4, in the order error messages list them.
-LAUNCH_MODES = ("interactive", "nonInteractive", "stream")
 
 
 @attrs.frozen
@@ -29,8 +27,8 @@ class HarnessSpec:
     id: str
     #: Program to find on PATH (or a path); None for ``command``, whose argv is per launch.
     executable: str | None
-    default_mode: str
-    modes: tuple[str, ...]
+    default_mode: LaunchMode
+    modes: tuple[LaunchMode, ...]
     manifest: Manifest | None = None
 
     def resolve(self) -> str | None:
@@ -40,16 +38,21 @@ class HarnessSpec:
         return shutil.which(self.executable)
 
 
+_PTY_AND_PIPES = (LaunchMode.INTERACTIVE, LaunchMode.NON_INTERACTIVE)
 BUILT_IN = (
-    HarnessSpec("claude", "claude", "stream", ("interactive", "nonInteractive", "stream")),
-    HarnessSpec("codex", "codex", "nonInteractive", ("interactive", "nonInteractive")),
-    HarnessSpec("command", None, "nonInteractive", ("interactive", "nonInteractive")),
+    HarnessSpec(
+        HarnessId.CLAUDE, "claude", LaunchMode.STREAM, (*_PTY_AND_PIPES, LaunchMode.STREAM)
+    ),
+    HarnessSpec(HarnessId.CODEX, "codex", LaunchMode.NON_INTERACTIVE, _PTY_AND_PIPES),
+    HarnessSpec(HarnessId.COMMAND, None, LaunchMode.NON_INTERACTIVE, _PTY_AND_PIPES),
 )
 
 
 def _manifest_spec(manifest: Manifest) -> HarnessSpec:
-    modes = ("interactive", "nonInteractive", *(("stream",) if manifest.stream else ()))
-    default = "stream" if manifest.stream else "nonInteractive"
+    modes: tuple[LaunchMode, ...] = _PTY_AND_PIPES
+    if manifest.stream:
+        modes += (LaunchMode.STREAM,)
+    default = LaunchMode.STREAM if manifest.stream else LaunchMode.NON_INTERACTIVE
     return HarnessSpec(manifest.id, manifest.executable, default, modes, manifest)
 
 
@@ -91,7 +94,7 @@ def make_driver(
     spec: HarnessSpec,
     *,
     executable: str,
-    mode: str,
+    mode: LaunchMode,
     model: str | None,
     command: list[str] | None,
     system_prompt: str | None = None,
@@ -104,7 +107,7 @@ def make_driver(
     questions to us (``--permission-prompt-tool stdio``, stream mode).
     """
     if spec.manifest is not None:
-        if mode == "stream":
+        if mode is LaunchMode.STREAM:
             flag = spec.manifest.model_flag
             return ClaudeDriver(
                 executable=executable,
@@ -114,15 +117,15 @@ def make_driver(
                 model_flag=flag or "--model",
             )
         return ManifestDriver(executable=executable, mode=mode, model=model, manifest=spec.manifest)
-    if spec.id == "claude":
+    if spec.id == HarnessId.CLAUDE:
         return ClaudeDriver(
             executable=executable,
             mode=mode,
             model=model,
             system_prompt=system_prompt,
-            permission_prompts=permission_prompts and mode == "stream",
+            permission_prompts=permission_prompts and mode is LaunchMode.STREAM,
         )
-    if spec.id == "codex":
+    if spec.id == HarnessId.CODEX:
         return CodexDriver(
             executable=executable, mode=mode, model=model, system_prompt=system_prompt
         )
@@ -130,9 +133,7 @@ def make_driver(
 
 
 __all__ = [
-    "LAUNCH_MODES",
     "Driver",
-    "Entry",
     "HarnessCatalog",
     "HarnessSpec",
     "make_driver",

@@ -20,10 +20,7 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidRequest
-
-#: One journal entry as a driver produces it: ``(type, data)``. The session adds
-#: ``turnId`` (and ``sequence`` on turn ends).
-Entry = tuple[str, dict[str, Any]]
+from ..vocabulary import Entry, EntryType, LaunchMode
 
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 
@@ -68,7 +65,7 @@ class Driver:
     """Base: a raw-output harness with one process for the whole session."""
 
     executable: str
-    mode: str
+    mode: LaunchMode
     model: str | None = None
     #: The harness's own conversation id (claude ``session_id``, codex ``thread_id``).
     conversation_id: str | None = None
@@ -82,7 +79,7 @@ class Driver:
 
     @property
     def use_pty(self) -> bool:
-        return self.mode == "interactive"
+        return self.mode is LaunchMode.INTERACTIVE
 
     @property
     def has_turns(self) -> bool:
@@ -117,7 +114,7 @@ class Driver:
 
     def translate(self, line: bytes) -> list[Entry]:
         """Native output line → journal entries (structured drivers)."""
-        return [("output", {"data": line.decode("utf-8", "replace") + "\n"})]
+        return [(EntryType.OUTPUT, {"data": line.decode("utf-8", "replace") + "\n"})]
 
     def translate_stderr(self, line: bytes) -> list[Entry]:
-        return [("stderr", {"text": line.decode("utf-8", "replace")})]
+        return [(EntryType.STDERR, {"text": line.decode("utf-8", "replace")})]

@@ -20,7 +20,8 @@ from typing import Any
 
 import attrs
 
-from ._driver import Driver, Entry, parse_json_line, user_line
+from ..vocabulary import Entry, EntryType, LaunchMode
+from ._driver import Driver, parse_json_line, user_line
 
 STREAM_ARGS = (
     "--print",
@@ -52,8 +53,8 @@ class ClaudeDriver(Driver):
     _tools: dict[str, str] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        self.structured = self.mode != "interactive"
-        self.per_turn = self.mode == "nonInteractive"
+        self.structured = self.mode is not LaunchMode.INTERACTIVE
+        self.per_turn = self.mode is LaunchMode.NON_INTERACTIVE
         # ``--print`` reads piped stdin to EOF before it starts: give it EOF at once.
         self.close_stdin_after_prompt = self.per_turn
 
@@ -68,9 +69,9 @@ class ClaudeDriver(Driver):
         return head + _bypass()
 
     def first_argv(self, prompt: str) -> list[str]:
-        if self.mode == "stream":
+        if self.mode is LaunchMode.STREAM:
             return [*self._head(), *self.stream_args]
-        if self.mode == "nonInteractive":
+        if self.mode is LaunchMode.NON_INTERACTIVE:
             return [*self._head(), *PRINT_ARGS, "--", prompt]
         return [*self._head(), "--", prompt]
 
@@ -79,10 +80,10 @@ class ClaudeDriver(Driver):
         return [*self._head(), *PRINT_ARGS, *resume, "--", prompt]
 
     def prompt_stdin(self, prompt: str) -> bytes | None:
-        return user_line(prompt) if self.mode == "stream" else None
+        return user_line(prompt) if self.mode is LaunchMode.STREAM else None
 
     def turn_input(self, text: str) -> bytes | None:
-        return user_line(text) if self.mode == "stream" else None
+        return user_line(text) if self.mode is LaunchMode.STREAM else None
 
     def control_response(self, request_id: str, allow: bool, tool_input: Any) -> bytes | None:
         inner: dict[str, Any]
@@ -104,7 +105,7 @@ class ClaudeDriver(Driver):
         if self._answering:
             return []
         self._answering = True
-        return [("agent.start", {})]
+        return [(EntryType.AGENT_START, {})]
 
     def translate(self, line: bytes) -> list[Entry]:
         msg = parse_json_line(line)
@@ -114,7 +115,7 @@ class ClaudeDriver(Driver):
         if kind == "system" and msg.get("subtype") == "init":
             if isinstance(msg.get("session_id"), str):
                 self.conversation_id = msg["session_id"]
-            return [("harness.event", {"native": msg})]
+            return [(EntryType.HARNESS_EVENT, {"native": msg})]
         if kind == "stream_event":
             return self._stream_event(msg)
         if kind == "assistant":
@@ -125,19 +126,22 @@ class ClaudeDriver(Driver):
             return self._result(msg)
         if kind == "control_request":
             return self._control_request(msg)
-        return [("harness.event", {"native": msg})]
+        return [(EntryType.HARNESS_EVENT, {"native": msg})]
 
     def _stream_event(self, msg: dict[str, Any]) -> list[Entry]:
         event = msg.get("event")
         delta = event.get("delta") if isinstance(event, dict) else None
         if isinstance(delta, dict) and delta.get("type") == "text_delta":
-            return [*self._start(), ("agent.content.delta", {"text": str(delta.get("text", ""))})]
-        return [("harness.event", {"native": msg})]
+            return [
+                *self._start(),
+                (EntryType.AGENT_CONTENT_DELTA, {"text": str(delta.get("text", ""))}),
+            ]
+        return [(EntryType.HARNESS_EVENT, {"native": msg})]
 
     def _assistant(self, msg: dict[str, Any]) -> list[Entry]:
         message = msg.get("message")
         if not isinstance(message, dict):
-            return [("harness.event", {"native": msg})]
+            return [(EntryType.HARNESS_EVENT, {"native": msg})]
         entries = self._start()
         blocks = message.get("content")
         blocks = blocks if isinstance(blocks, list) else []
@@ -149,7 +153,7 @@ class ClaudeDriver(Driver):
         if text:
             entries.append(
                 (
-                    "message.appended",
+                    EntryType.MESSAGE_APPENDED,
                     {"id": message.get("id"), "role": "assistant", "content": text},
                 )
             )
@@ -167,7 +171,7 @@ class ClaudeDriver(Driver):
                     }
                 )
         if calls:
-            entries.append(("actions.requested", {"actions": calls}))
+            entries.append((EntryType.ACTIONS_REQUESTED, {"actions": calls}))
         return entries
 
     def _tool_results(self, msg: dict[str, Any]) -> list[Entry]:
@@ -186,8 +190,8 @@ class ClaudeDriver(Driver):
                     "isError": is_error,
                 }
                 status = "failed" if is_error else "completed"
-                entries.append(("action.result", {"result": result, "status": status}))
-        return entries or [("harness.event", {"native": msg})]
+                entries.append((EntryType.ACTION_RESULT, {"result": result, "status": status}))
+        return entries or [(EntryType.HARNESS_EVENT, {"native": msg})]
 
     def _result(self, msg: dict[str, Any]) -> list[Entry]:
         complete: dict[str, Any] = {}
@@ -197,13 +201,13 @@ class ClaudeDriver(Driver):
             complete["costUsd"] = msg["total_cost_usd"]
         if "duration_ms" in msg:
             complete["durationMs"] = msg["duration_ms"]
-        entries = [*self._start(), ("agent.complete", complete)]
+        entries = [*self._start(), (EntryType.AGENT_COMPLETE, complete)]
         if msg.get("is_error") or msg.get("subtype") not in (None, "success"):
             errors = msg.get("errors")
             message = "; ".join(map(str, errors)) if isinstance(errors, list) and errors else ""
             entries.append(
                 (
-                    "turn.failed",
+                    EntryType.TURN_FAILED,
                     {
                         "code": str(msg.get("subtype") or "error"),
                         "message": message or str(msg.get("result") or "the turn failed"),
@@ -211,17 +215,17 @@ class ClaudeDriver(Driver):
                 )
             )
         else:
-            entries.append(("turn.completed", {}))
+            entries.append((EntryType.TURN_COMPLETED, {}))
         return entries
 
     def _control_request(self, msg: dict[str, Any]) -> list[Entry]:
         request = msg.get("request")
         if not isinstance(request, dict) or request.get("subtype") != "can_use_tool":
-            return [("harness.event", {"native": msg})]
+            return [(EntryType.HARNESS_EVENT, {"native": msg})]
         tool = str(request.get("tool_name", ""))
         return [
             (
-                "input.requested",
+                EntryType.INPUT_REQUESTED,
                 {
                     "requests": [
                         {

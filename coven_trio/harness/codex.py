@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from ._driver import Driver, Entry, parse_json_line
+from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
+from ._driver import Driver, parse_json_line
 
 EXEC_ARGS = ("exec", "--json", "--skip-git-repo-check", "--color", "never")
 
@@ -34,14 +35,14 @@ class CodexDriver(Driver):
     _requested: set[str] = attrs.field(factory=set)
 
     def __attrs_post_init__(self) -> None:
-        self.structured = self.mode != "interactive"
-        self.per_turn = self.mode == "nonInteractive"
+        self.structured = self.mode is not LaunchMode.INTERACTIVE
+        self.per_turn = self.mode is LaunchMode.NON_INTERACTIVE
 
     def _head(self) -> list[str]:
         return [self.executable, *(["--model", self.model] if self.model else [])]
 
     def first_argv(self, prompt: str) -> list[str]:
-        if self.mode == "interactive":
+        if self.mode is LaunchMode.INTERACTIVE:
             return [*self._head(), "--", prompt]
         return [*self._head(), *EXEC_ARGS, "--", "-"]
 
@@ -50,7 +51,7 @@ class CodexDriver(Driver):
         return [*self._head(), *EXEC_ARGS, *resume, "--", "-"]
 
     def prompt_stdin(self, prompt: str) -> bytes | None:
-        if self.mode == "interactive":
+        if self.mode is LaunchMode.INTERACTIVE:
             return None
         if self.system_prompt:
             prompt = f"{self.system_prompt}\n\n{prompt}"
@@ -67,40 +68,45 @@ class CodexDriver(Driver):
         if kind == "thread.started":
             if isinstance(msg.get("thread_id"), str):
                 self.conversation_id = msg["thread_id"]
-            return [("harness.event", {"native": msg})]
+            return [(EntryType.HARNESS_EVENT, {"native": msg})]
         if kind == "turn.started":
-            return [("agent.start", {})]
+            return [(EntryType.AGENT_START, {})]
         if kind == "turn.completed":
             usage = msg.get("usage")
             complete = {"usage": usage} if usage is not None else {}
-            return [("agent.complete", complete), ("turn.completed", {})]
+            return [(EntryType.AGENT_COMPLETE, complete), (EntryType.TURN_COMPLETED, {})]
         if kind == "turn.failed":
             error = msg.get("error")
             message = error.get("message") if isinstance(error, dict) else None
             return [
-                ("agent.complete", {}),
-                ("turn.failed", {"code": "HARNESS_TURN_FAILED", "message": str(message or "")}),
+                (EntryType.AGENT_COMPLETE, {}),
+                (
+                    EntryType.TURN_FAILED,
+                    {"code": FailureCode.HARNESS_TURN_FAILED, "message": str(message or "")},
+                ),
             ]
         if kind in ("item.started", "item.updated", "item.completed"):
             item = msg.get("item")
             if isinstance(item, dict):
                 return self._item(kind, item, msg)
-        return [("harness.event", {"native": msg})]
+        return [(EntryType.HARNESS_EVENT, {"native": msg})]
 
     def _item(self, kind: str, item: dict[str, Any], msg: dict[str, Any]) -> list[Entry]:
         item_type = item.get("type")
         item_id = str(item.get("id", ""))
         if item_type == "agent_message" and kind == "item.completed":
             text = str(item.get("text", ""))
-            return [("message.appended", {"id": item_id, "role": "assistant", "content": text})]
+            return [
+                (EntryType.MESSAGE_APPENDED, {"id": item_id, "role": "assistant", "content": text})
+            ]
         tool = _TOOL_ITEMS.get(str(item_type))
         if tool is None:
-            return [("harness.event", {"native": msg})]
+            return [(EntryType.HARNESS_EVENT, {"native": msg})]
         entries: list[Entry] = []
         if item_id not in self._requested:
             self._requested.add(item_id)
             call = {"kind": "tool-call", "callId": item_id, "toolName": tool, "input": _input(item)}
-            entries.append(("actions.requested", {"actions": [call]}))
+            entries.append((EntryType.ACTIONS_REQUESTED, {"actions": [call]}))
         if kind == "item.completed":
             status = str(item.get("status", "completed"))
             failed = status in ("failed", "declined") or item.get("exit_code") not in (None, 0)
@@ -112,8 +118,8 @@ class CodexDriver(Driver):
                 "isError": failed,
             }
             verdict = "rejected" if status == "declined" else "failed" if failed else "completed"
-            entries.append(("action.result", {"result": result, "status": verdict}))
-        return entries or [("harness.event", {"native": msg})]
+            entries.append((EntryType.ACTION_RESULT, {"result": result, "status": verdict}))
+        return entries or [(EntryType.HARNESS_EVENT, {"native": msg})]
 
 
 def _input(item: dict[str, Any]) -> Any:

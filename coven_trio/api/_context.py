@@ -1,0 +1,40 @@
+"""What the API views may see of the daemon: a narrow interface, built by ``daemon.py``.
+
+Views depend on this, never on the daemon itself, so the import arrows run one way:
+``daemon`` → ``api`` → ``sessions`` / ``harness`` / ``config``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import trio
+
+from ..config import Config
+from ..harness import HarnessCatalog
+from ..sessions import SessionRegistry
+
+
+@attrs.frozen
+class DaemonIdentity:
+    """Who is answering: the handshake's ``daemon`` object."""
+
+    pid: int
+    started_at: str
+    socket_path: Path
+    version: str
+    #: ``trio.current_time()`` when serving began.
+    started_clock: float
+
+    @property
+    def uptime(self) -> float:
+        return trio.current_time() - self.started_clock
+
+
+@attrs.frozen
+class ApiContext:
+    config: Config
+    sessions: SessionRegistry
+    harnesses: HarnessCatalog
+    identity: DaemonIdentity

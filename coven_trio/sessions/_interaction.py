@@ -1,0 +1,166 @@
+"""What clients put into a session: turns, their answers to harness questions, and the
+continuation token that orders follow-ups.
+
+Pure bookkeeping, no processes: :class:`Interaction` remembers the open questions
+(``input.requested``), the current turn's ``outputSchema`` and last assistant text, and
+turns a follow-up into the lines the harness must read. The session decides when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .. import schema
+from .._clock import new_token
+from ..errors import InvalidInputResponses
+from ..harness import Driver
+from ..vocabulary import Entry, EntryType, FailureCode
+
+
+@attrs.frozen
+class TurnInput:
+    """What starts a turn: the user's message as journaled, the text the harness gets
+    (the message plus any client context and output-schema instructions), and the
+    turn's options."""
+
+    message: str
+    harness_text: str
+    output_schema: dict[str, Any] | None = None
+    input_responses: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def plain(cls, message: str) -> TurnInput:
+        return cls(message=message, harness_text=message)
+
+
+@attrs.frozen
+class Answer:
+    """A client's answer to one open harness question."""
+
+    request_id: str
+    allow: bool
+    request: dict[str, Any]
+
+
+@attrs.define
+class Interaction:
+    """One session's conversation state on the client side."""
+
+    continuation_token: str = attrs.field(factory=new_token)
+    #: Harness questions awaiting an answer (``input.requested``), by request id.
+    pending: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    _output_schema: dict[str, Any] | None = None
+    _last_text: str | None = None
+
+    def rotate(self) -> None:
+        """A follow-up was delivered: the token it carried is spent."""
+        self.continuation_token = new_token()
+
+    def begin(self, turn: TurnInput) -> None:
+        self._output_schema = turn.output_schema
+        self._last_text = None
+
+    def observe(self, type_: EntryType, data: dict[str, Any]) -> None:
+        """Remember what later decisions need from the harness's output."""
+        if type_ is EntryType.MESSAGE_APPENDED and data.get("role") == "assistant":
+            self._last_text = str(data.get("content", ""))
+        elif type_ is EntryType.INPUT_REQUESTED:
+            for request in data.get("requests", []):
+                self.pending[str(request.get("requestId"))] = request
+
+    def outcome(
+        self, failed: bool, data: dict[str, Any]
+    ) -> tuple[list[Entry], bool, dict[str, Any]]:
+        """The end of a turn the harness reported: entries to journal before it, whether
+        it failed, and the turn end's data. A completed turn with an ``outputSchema`` is
+        checked first (``result.completed``, or ``OUTPUT_SCHEMA_NOT_FULFILLED``)."""
+        output_schema, self._output_schema = self._output_schema, None
+        if failed or output_schema is None:
+            return [], failed, data
+        found, value = schema.extract_json(self._last_text or "")
+        errors = schema.validate(value, output_schema) if found else ["no JSON in the answer"]
+        if not errors:
+            return [(EntryType.RESULT_COMPLETED, {"result": value})], False, {}
+        return (
+            [],
+            True,
+            {
+                "code": FailureCode.OUTPUT_SCHEMA_NOT_FULFILLED,
+                "message": "The agent could not produce a result matching the requested schema.",
+                "details": {"errors": errors},
+            },
+        )
+
+    def answers(self, turn: TurnInput) -> list[Answer]:
+        """The open questions this follow-up answers (raises a 400 if it cannot).
+
+        A follow-up while questions are open must answer them: by ``inputResponses``, or
+        by a message naming an option (``approve``/``deny``, ``Yes``/``No``), which
+        answers all of them.
+        """
+        if not self.pending:
+            if turn.input_responses:
+                raise InvalidInputResponses("There is no pending input request to answer.")
+            return []
+        if turn.input_responses:
+            if turn.message:
+                raise InvalidInputResponses(
+                    "Send 'message' in its own follow-up once the input requests are answered."
+                )
+            answers = []
+            for response in turn.input_responses:
+                request_id = response["requestId"]
+                if request_id not in self.pending:
+                    raise InvalidInputResponses(
+                        f"Unknown requestId {request_id!r}.", details={"requestId": request_id}
+                    )
+                option = str(response.get("optionId") or response.get("text") or "")
+                answers.append(Answer(request_id, _allows(option), self.pending[request_id]))
+            return answers
+        option = turn.message.strip().lower()
+        if option in ("approve", "yes", "deny", "no"):
+            return [Answer(rid, _allows(option), req) for rid, req in self.pending.items()]
+        raise InvalidInputResponses(
+            "Answer the pending input requests first (inputResponses, or approve/deny).",
+            details={"requestIds": list(self.pending)},
+        )
+
+    def answer_lines(self, driver: Driver, answers: list[Answer]) -> list[bytes]:
+        """The harness's control responses for ``answers``."""
+        lines = []
+        for answer in answers:
+            action = answer.request.get("action") or {}
+            line = driver.control_response(answer.request_id, answer.allow, action.get("input"))
+            if line is None:
+                raise InvalidInputResponses("This harness does not take input responses.")
+            lines.append(line)
+        return lines
+
+    def settle(self, answers: list[Answer]) -> list[Entry]:
+        """The answers reached the harness: close the questions; a denial is journaled as
+        a rejected action (stamped with the parked turn, eve §5 E)."""
+        entries: list[Entry] = []
+        for answer in answers:
+            self.pending.pop(answer.request_id, None)
+            if answer.allow:
+                continue
+            action = answer.request.get("action") or {}
+            denied = "Tool execution was denied."
+            result = {
+                "kind": "tool-result",
+                "callId": action.get("callId", ""),
+                "toolName": action.get("toolName", ""),
+                "output": denied,
+                "isError": True,
+            }
+            error = {"code": FailureCode.TOOL_EXECUTION_DENIED, "message": denied}
+            entries.append(
+                (EntryType.ACTION_RESULT, {"result": result, "status": "rejected", "error": error})
+            )
+        return entries
+
+
+def _allows(option: str) -> bool:
+    return option.strip().lower() in ("approve", "yes", "allow")

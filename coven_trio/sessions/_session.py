@@ -1,0 +1,345 @@
+"""A session: one supervised harness run and its journal.
+
+The session wires the three parts together and is the only writer of its journal:
+:class:`~._state.SessionState` decides what every event means, the
+:class:`~._supervisor.Supervisor` runs the processes and hands their translated output
+in, and :class:`~._interaction.Interaction` keeps the client side (open questions,
+output schema, continuation token). Client requests are checked against the state
+before anything is sent to the harness, and journaled only once the harness has it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import trio
+
+from .._clock import utc_now
+from ..config import Config
+from ..errors import CovenError, SessionNotLive, TurnActive
+from ..harness import Driver
+from ..journal import Journal
+from ..models import SessionRecord
+from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
+from ._interaction import Answer, Interaction, TurnInput
+from ._state import (
+    Aborted,
+    Event,
+    InputRequested,
+    KillRequested,
+    Phase,
+    ProcessExited,
+    Recorded,
+    SessionState,
+    SessionStatus,
+    ShutdownRequested,
+    TurnBegan,
+    TurnEnded,
+    TurnState,
+)
+from ._supervisor import Supervisor
+
+log = logging.getLogger("coven_trio.sessions")
+
+_TURN_ENDS = (EntryType.TURN_COMPLETED, EntryType.TURN_FAILED)
+
+
+@attrs.define(eq=False)
+class _Delivery:
+    """A follow-up for a per-turn harness, handed to :meth:`Session.run`'s loop, which
+    starts the turn's process and reports back."""
+
+    turn: TurnInput
+    answers: list[Answer]
+    input_body: dict[str, Any] | None
+    done: trio.Event = attrs.field(factory=trio.Event)
+    error: CovenError | None = None
+
+    def finish(self, error: CovenError | None = None) -> None:
+        self.error = error
+        self.done.set()
+
+
+@attrs.define(eq=False)
+class Session:
+    """One supervised harness run and its journal."""
+
+    id: str
+    harness: str
+    driver: Driver
+    project_root: str
+    cwd: str
+    title: str
+    launch_mode: LaunchMode
+    config: Config
+    journal: Journal
+    first_turn: TurnInput
+    agent: str | None = None
+    created_at: str = attrs.field(factory=utc_now)
+    exit_code: int | None = None
+    #: Set once the session has ended and its processes are reaped.
+    done: trio.Event = attrs.field(factory=trio.Event)
+    #: Called once when the session ends (the registry's retention).
+    on_end: Callable[[Session], None] | None = None
+    state: SessionState = attrs.field(init=False)
+    interaction: Interaction = attrs.field(init=False, factory=Interaction)
+    supervisor: Supervisor = attrs.field(init=False)
+    _started: bool = attrs.field(init=False, default=False)
+    _delivering: bool = attrs.field(init=False, default=False)
+    _delivery_scope: trio.CancelScope | None = attrs.field(init=False, default=None)
+    _pending: _Delivery | None = attrs.field(init=False, default=None)
+    _wake: trio.Event = attrs.field(init=False, factory=trio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self.state = SessionState(self.harness)
+        self.supervisor = Supervisor(self.id, self.driver, self.cwd, self.config, self._on_output)
+        self.interaction.begin(self.first_turn)
+
+    # --- views ---------------------------------------------------------------------------
+
+    @property
+    def status(self) -> SessionStatus:
+        return self.state.status
+
+    @property
+    def live(self) -> bool:
+        return self.state.live
+
+    @property
+    def pid(self) -> int | None:
+        return self.supervisor.pid
+
+    @property
+    def turns(self) -> int:
+        return self.state.turns
+
+    @property
+    def continuation_token(self) -> str:
+        return self.interaction.continuation_token
+
+    def record(self) -> SessionRecord:
+        return SessionRecord(
+            id=self.id,
+            project_root=self.project_root,
+            harness=self.harness,
+            title=self.title,
+            status=self.status.value,
+            exit_code=self.exit_code,
+            archived_at=None,
+            created_at=self.created_at,
+            updated_at=self.journal.last_at or self.created_at,
+            conversation_id=self.driver.conversation_id,
+            familiar_id=None,
+            execution_binding=None,
+            labels=[],
+            visibility="private",
+            external=False,
+            transcript_path=None,
+            cwd=self.cwd,
+            launch_mode=self.launch_mode.value,
+            pid=self.pid,
+            turns=self.turns,
+            event_count=len(self.journal),
+        )
+
+    # --- the journal's one writer --------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        """Apply ``event`` to the state and journal what it means."""
+        for type_, data in self.state.handle(event):
+            self.journal.append(type_, data)
+        if self.state.ended and not self.journal.closed:
+            self.journal.close()
+
+    def _on_output(self, entries: list[Entry]) -> None:
+        """The supervisor's sink: translated harness output, in order."""
+        for type_, data in entries:
+            if type_ in _TURN_ENDS:
+                if self.state.turn is TurnState.ACTIVE:
+                    extra, failed, end = self.interaction.outcome(
+                        type_ is EntryType.TURN_FAILED, data or {}
+                    )
+                    for extra_type, extra_data in extra:
+                        self.handle(Recorded(extra_type, extra_data))
+                    self.handle(TurnEnded(failed, end, self.continuation_token, self._takes_turns))
+            elif type_ is EntryType.INPUT_REQUESTED:
+                self.interaction.observe(type_, data or {})
+                self.handle(InputRequested(data or {}, self.continuation_token, self._takes_turns))
+            else:
+                if data is not None:
+                    self.interaction.observe(type_, data)
+                self.handle(Recorded(type_, data))
+
+    @property
+    def _takes_turns(self) -> bool:
+        """The harness's process stays across turns (the session waits for the next)."""
+        return not self.driver.per_turn and self.supervisor.pid is not None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The session's whole life. Reports started once its first process runs and has
+        its prompt; a spawn or prompt-delivery failure raises
+        :class:`~coven_trio.errors.LaunchFailed` before that, leaving nothing behind."""
+
+        def started() -> None:
+            self._started = True
+            task_status.started()
+
+        try:
+            prompt = self.first_turn.harness_text
+            stdin = self.driver.prompt_stdin(prompt)
+            code = await self.supervisor.run(self.driver.first_argv(prompt), stdin, started)
+            self._exited(code)
+            while self.driver.per_turn and self.state.phase is Phase.IDLE:
+                delivery = await self._next_delivery()
+                if delivery is not None:
+                    await self._run_turn(delivery)
+        finally:
+            if self._started:
+                # Cancelled from outside (forced daemon stop): say so, never end silently.
+                self.handle(Aborted(FailureCode.STOPPED, "daemon stopped"))
+                if self.on_end is not None:
+                    self.on_end(self)
+            self.done.set()
+
+    def _exited(self, returncode: int) -> None:
+        self.exit_code = returncode if returncode >= 0 else None
+        resumable = self.driver.per_turn and self.driver.conversation_id is not None
+        self.handle(ProcessExited(returncode, resumable, self.continuation_token))
+
+    async def _next_delivery(self) -> _Delivery | None:
+        """Park a per-turn session between turns: the next follow-up, or None once the
+        session moved on (killed, stopped)."""
+        while self._pending is None and self.state.phase is Phase.IDLE:
+            self._wake = trio.Event()
+            await self._wake.wait()
+        delivery, self._pending = self._pending, None
+        return delivery
+
+    async def _run_turn(self, delivery: _Delivery) -> None:
+        """One follow-up turn of a per-turn harness: its own process."""
+
+        def started() -> None:
+            try:
+                self._begin(delivery.turn, delivery.answers, delivery.input_body)
+            except CovenError as exc:  # killed or stopped while the process started
+                delivery.finish(exc)
+            else:
+                delivery.finish()
+
+        prompt = delivery.turn.harness_text
+        argv = self.driver.next_argv(prompt)
+        try:
+            code = await self.supervisor.run(argv, self.driver.prompt_stdin(prompt), started)
+        except CovenError as exc:  # the process could not start: the session is unchanged
+            delivery.finish(exc)
+            return
+        self._exited(code)
+
+    # --- requests from clients -----------------------------------------------------------
+
+    async def send_input(self, data: str, body: dict[str, Any]) -> None:
+        """``POST …/input``: raw bytes to a PTY/command, or a new turn for turn-based
+        harnesses. Journals ``input`` once the harness has it."""
+        self._require_live()
+        if self.driver.has_turns:
+            await self.start_turn(TurnInput.plain(data), input_body=body)
+            return
+        if self.supervisor.pid is None:  # the process is exiting
+            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+        with self._delivery(), self.supervisor.output_held():
+            await self.supervisor.write(data.encode())
+            self.handle(Recorded(EntryType.INPUT, body))
+
+    async def start_turn(
+        self, turn: TurnInput, *, input_body: dict[str, Any] | None = None
+    ) -> None:
+        """Start a follow-up turn (409 ``turn_active`` mid-turn), answering open harness
+        questions first. Nothing is journaled and the continuation token stays until
+        the harness has the turn."""
+        self._require_live()
+        if self.state.phase is not Phase.IDLE or self._delivering:
+            raise TurnActive("A turn is already running.", details={"sessionId": self.id})
+        answers = self.interaction.answers(turn)
+        lines = self.interaction.answer_lines(self.driver, answers)
+        if answers:
+            turn = attrs.evolve(turn, message="", harness_text="")
+        if self.driver.per_turn:
+            delivery = _Delivery(turn, answers, input_body)
+            self._pending = delivery
+            self._wake.set()
+            self._delivering = True
+            try:
+                await delivery.done.wait()
+            finally:
+                self._delivering = False
+            if delivery.error is not None:
+                raise delivery.error
+            return
+        if turn.harness_text:
+            line = self.driver.turn_input(turn.harness_text)
+            if line is not None:
+                lines.append(line)
+        with self._delivery(), self.supervisor.output_held():
+            for line in lines:
+                await self.supervisor.write(line)
+            self._begin(turn, answers, input_body)
+
+    def _begin(
+        self, turn: TurnInput, answers: list[Answer], input_body: dict[str, Any] | None
+    ) -> None:
+        """The harness has the turn: journal it (input, settled answers, the turn) and
+        spend the continuation token."""
+        if self.state.phase is not Phase.IDLE:
+            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+        if input_body is not None:
+            self.handle(Recorded(EntryType.INPUT, input_body))
+        for type_, data in self.interaction.settle(answers):
+            self.handle(Recorded(type_, data))
+        self.interaction.rotate()
+        self.interaction.begin(turn)
+        self.handle(TurnBegan(turn.message))
+
+    @contextlib.contextmanager
+    def _delivery(self) -> Iterator[None]:
+        """One client write to the harness at a time; kill cancels it (409 for the
+        client)."""
+        self._delivering = True
+        try:
+            with trio.CancelScope() as scope:
+                self._delivery_scope = scope
+                yield
+        finally:
+            self._delivering = False
+            self._delivery_scope = None
+        if scope.cancelled_caught:
+            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+
+    def _require_live(self) -> None:
+        if not self.state.live:
+            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+
+    def kill(self) -> None:
+        """``POST …/kill``: journal ``kill``, stop the harness with the full escalation.
+        A write to the harness still in progress is cancelled."""
+        self._require_live()
+        self.handle(KillRequested(self.supervisor.active))
+        self._interrupt()
+
+    async def stop(self) -> None:
+        """Daemon shutdown: stop with the full escalation and wait until done."""
+        if not self.state.ended and self.state.phase is not Phase.NEW:
+            self.handle(ShutdownRequested(self.supervisor.active))
+            self._interrupt()
+        await self.done.wait()
+
+    def _interrupt(self) -> None:
+        self.supervisor.request_stop()
+        if self._delivery_scope is not None:
+            self._delivery_scope.cancel()
+        self._wake.set()

@@ -1,0 +1,363 @@
+"""The session lifecycle as data: every phase, every event, every transition. Pure.
+
+In the style of h11's ``_state.py``: no I/O and no trio here. The supervisor (processes)
+and the interaction layer (clients' inputs) describe what happened as an event;
+:meth:`SessionState.handle` moves the phase and returns the journal entries the event
+means, stamped with the turn they belong to. An event the current phase cannot take
+raises :class:`IllegalTransition`: that is a bug in the caller, never something a client
+or a harness can cause (their mistakes are refused before, or are no-ops here).
+
+Phases (clients see them through :attr:`SessionState.status`)::
+
+    NEW ─launch─▶ TURN ─turn end─▶ IDLE (long-lived process) ─next turn─▶ TURN
+                   │  └─turn end─▶ BUSY (per-turn process) ─exit, resumable─▶ IDLE
+                   └─exit─▶ COMPLETED | FAILED
+    TURN/BUSY/IDLE ─kill─▶ KILLING[_TURN] ─exit─▶ KILLED
+    TURN/BUSY/IDLE ─shutdown─▶ STOPPING[_TURN] ─exit─▶ COMPLETED | FAILED
+    any live phase ─abort─▶ FAILED   (an internal failure; KILLING stays KILLED)
+
+``docs/architecture.md`` draws the same as a diagram.
+"""
+
+from __future__ import annotations
+
+import signal
+from enum import Enum, StrEnum
+from typing import Any
+
+import attrs
+
+from ..vocabulary import SEQUENCED, TURN_SCOPED, Entry, EntryType, FailureCode
+
+
+class SessionStatus(StrEnum):
+    """What clients see in a session record."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    KILLED = "killed"
+
+
+class TurnState(StrEnum):
+    NONE = "none"
+    ACTIVE = "active"
+
+
+class Phase(Enum):
+    """The session's state: finer than :class:`SessionStatus`, one value at a time."""
+
+    NEW = "new"  #: built, nothing journaled yet
+    TURN = "turn"  #: a turn is running
+    BUSY = "busy"  #: the turn ended, its per-turn process is still exiting
+    IDLE = "idle"  #: between turns: takes the next message
+    KILLING_TURN = "killing_turn"  #: kill accepted mid-turn; the process is being stopped
+    KILLING = "killing"  #: kill accepted between turns; the process is being stopped
+    STOPPING_TURN = "stopping_turn"  #: daemon shutdown mid-turn
+    STOPPING = "stopping"  #: daemon shutdown between turns
+    COMPLETED = "completed"
+    FAILED = "failed"
+    KILLED = "killed"
+
+
+LIVE = frozenset({Phase.TURN, Phase.BUSY, Phase.IDLE})
+TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED, Phase.KILLED})
+#: Phases in which the harness may still produce output.
+_OPEN = frozenset(Phase) - TERMINAL - {Phase.NEW}
+_WITH_TURN = frozenset({Phase.TURN, Phase.KILLING_TURN, Phase.STOPPING_TURN})
+#: A phase with its turn over (the turn ended, or was failed on the way out).
+_TURN_OVER = {
+    Phase.TURN: Phase.BUSY,
+    Phase.KILLING_TURN: Phase.KILLING,
+    Phase.STOPPING_TURN: Phase.STOPPING,
+}
+_STATUS = {
+    Phase.NEW: SessionStatus.RUNNING,
+    Phase.TURN: SessionStatus.RUNNING,
+    Phase.BUSY: SessionStatus.RUNNING,
+    Phase.IDLE: SessionStatus.WAITING,
+    Phase.KILLING_TURN: SessionStatus.KILLED,
+    Phase.KILLING: SessionStatus.KILLED,
+    Phase.STOPPING_TURN: SessionStatus.RUNNING,
+    Phase.STOPPING: SessionStatus.RUNNING,
+    Phase.COMPLETED: SessionStatus.COMPLETED,
+    Phase.FAILED: SessionStatus.FAILED,
+    Phase.KILLED: SessionStatus.KILLED,
+}
+
+KILLED_MESSAGE = "Session was killed."
+
+
+class IllegalTransition(Exception):
+    """An event the session's current phase cannot take (a bug in the caller)."""
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Launched:
+    """The session exists: ``session.started`` and its first turn."""
+
+    started: dict[str, Any]
+    message: str
+
+
+@attrs.frozen
+class TurnBegan:
+    """A follow-up was accepted and is being delivered to the harness."""
+
+    message: str
+
+
+@attrs.frozen
+class Recorded:
+    """An entry that does not move the phase (harness output, accepted input, …)."""
+
+    type: EntryType
+    data: dict[str, Any] | None
+
+
+@attrs.frozen
+class TurnEnded:
+    """The harness ended its turn. ``takes_turns``: its process stays and takes the next
+    one (the session waits); otherwise the process is about to exit."""
+
+    failed: bool
+    data: dict[str, Any]
+    token: str
+    takes_turns: bool
+
+
+@attrs.frozen
+class InputRequested:
+    """The harness is parked on a question: the turn ends here (eve §5 D) and the answer
+    comes as a follow-up."""
+
+    data: dict[str, Any]
+    token: str
+    takes_turns: bool
+
+
+@attrs.frozen
+class ProcessExited:
+    """The harness's process exited (reaped). ``resumable``: a per-turn harness whose
+    conversation a next process can continue."""
+
+    returncode: int
+    resumable: bool
+    token: str
+
+
+@attrs.frozen
+class KillRequested:
+    process_running: bool
+
+
+@attrs.frozen
+class ShutdownRequested:
+    process_running: bool
+
+
+@attrs.frozen
+class Aborted:
+    """The session cannot go on (cancelled, a follow-up that could not start, a bug)."""
+
+    code: FailureCode
+    message: str
+
+
+Event = (
+    Launched
+    | TurnBegan
+    | Recorded
+    | TurnEnded
+    | InputRequested
+    | ProcessExited
+    | KillRequested
+    | ShutdownRequested
+    | Aborted
+)
+
+
+def signal_name(signum: int) -> str:
+    """``SIGKILL``; real-time signals (which :class:`signal.Signals` lacks) as
+    ``SIGRTMIN+n``."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        if signal.SIGRTMIN <= signum <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+        return f"signal {signum}"
+
+
+def _failure(code: FailureCode, message: str, returncode: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": code, "message": message}
+    if returncode is not None and returncode >= 0:
+        data["exitCode"] = returncode
+    return data
+
+
+@attrs.define
+class SessionState:
+    """One session's phase and turn counter; :meth:`handle` is the only way to move it."""
+
+    harness: str
+    phase: Phase = Phase.NEW
+    #: Turns begun so far; the current (or last) turn is ``turn_<turns - 1>``.
+    turns: int = 0
+
+    @property
+    def status(self) -> SessionStatus:
+        return _STATUS[self.phase]
+
+    @property
+    def turn(self) -> TurnState:
+        return TurnState.ACTIVE if self.phase in _WITH_TURN else TurnState.NONE
+
+    @property
+    def live(self) -> bool:
+        """Takes input, follow-ups and kill."""
+        return self.phase in LIVE
+
+    @property
+    def ended(self) -> bool:
+        return self.phase in TERMINAL
+
+    @property
+    def turn_id(self) -> str | None:
+        return f"turn_{self.turns - 1}" if self.turns else None
+
+    def handle(self, event: Event) -> list[Entry]:
+        """Move to the phase ``event`` leads to; returns the entries to journal."""
+        if isinstance(event, Recorded):
+            self._require(self.phase in _OPEN, event)
+            return [self._stamp(event.type, event.data)]
+        if isinstance(event, Launched):
+            self._require(self.phase is Phase.NEW, event)
+            return [(EntryType.SESSION_STARTED, event.started), *self._begin(event.message)]
+        if isinstance(event, TurnBegan):
+            self._require(self.phase is Phase.IDLE, event)
+            return self._begin(event.message)
+        if isinstance(event, TurnEnded):
+            self._require(self.phase in _OPEN, event)
+            kind = EntryType.TURN_FAILED if event.failed else EntryType.TURN_COMPLETED
+            return self._end_turn(kind, event.data, event.token, event.takes_turns)
+        if isinstance(event, InputRequested):
+            self._require(self.phase in _OPEN, event)
+            request = self._stamp(EntryType.INPUT_REQUESTED, event.data)
+            ends = self._end_turn(EntryType.TURN_COMPLETED, {}, event.token, event.takes_turns)
+            return [request, *ends]
+        if isinstance(event, ProcessExited):
+            self._require(self.phase in _OPEN, event)
+            return self._exited(event)
+        if isinstance(event, KillRequested):
+            self._require(self.phase in LIVE, event)
+            return self._kill(event.process_running)
+        if isinstance(event, ShutdownRequested):
+            self._require(self.phase is not Phase.NEW, event)
+            return self._shutdown(event.process_running)
+        if isinstance(event, Aborted):
+            if self.phase in TERMINAL:
+                return []
+            end = Phase.KILLED if self.status is SessionStatus.KILLED else Phase.FAILED
+            return self._finish(end, event.code, event.message)
+        raise IllegalTransition(f"unknown event {event!r}")  # pragma: no cover
+
+    # --- transitions ---------------------------------------------------------------------
+
+    def _require(self, ok: bool, event: Event) -> None:
+        if not ok:
+            raise IllegalTransition(f"{type(event).__name__} in phase {self.phase.name}")
+
+    def _stamp(self, type_: EntryType, data: dict[str, Any] | None) -> Entry:
+        """Turn entries carry ``turnId`` (and turn boundaries ``sequence``)."""
+        if type_ in TURN_SCOPED and self.turns:
+            data = {**(data or {}), "turnId": self.turn_id}
+            if type_ in SEQUENCED:
+                data["sequence"] = self.turns - 1
+        return type_, data
+
+    def _begin(self, message: str) -> list[Entry]:
+        self.turns += 1
+        self.phase = Phase.TURN
+        entries = [self._stamp(EntryType.TURN_STARTED, None)]
+        if message:
+            entries.append(self._stamp(EntryType.MESSAGE_RECEIVED, {"message": message}))
+        return entries
+
+    def _end_turn(
+        self, kind: EntryType, data: dict[str, Any], token: str, takes_turns: bool
+    ) -> list[Entry]:
+        """The harness ended its turn; without a turn running this is a no-op."""
+        if self.phase not in _WITH_TURN:
+            return []
+        entries = [self._stamp(kind, data)]
+        if self.phase is Phase.TURN and takes_turns:
+            self.phase = Phase.IDLE
+            entries.append(_waiting(token))
+        else:
+            self.phase = _TURN_OVER[self.phase]
+        return entries
+
+    def _exited(self, event: ProcessExited) -> list[Entry]:
+        code = event.returncode
+        exit_data: dict[str, Any] = {"exitCode": code if code >= 0 else None}
+        if code < 0:
+            exit_data["signal"] = signal_name(-code)
+        exit_data["status"] = "completed" if code == 0 else "failed"
+        entries: list[Entry] = [(EntryType.EXIT, exit_data)]
+        phase = self.phase
+        if phase in (Phase.KILLING_TURN, Phase.KILLING):
+            return entries + self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, code)
+        if code == 0:
+            if event.resumable and phase in (Phase.TURN, Phase.BUSY):
+                if phase is Phase.TURN:
+                    entries.append(self._stamp(EntryType.TURN_COMPLETED, {}))
+                self.phase = Phase.IDLE
+                return [*entries, _waiting(event.token)]
+            if phase in _WITH_TURN:
+                entries.append(self._stamp(EntryType.TURN_COMPLETED, {}))
+            self.phase = Phase.COMPLETED
+            return [*entries, (EntryType.SESSION_COMPLETED, None)]
+        how = f"signal {signal_name(-code)}" if code < 0 else f"code {code}"
+        message = f"harness `{self.harness}` exited with {how}"
+        stopping = phase in (Phase.STOPPING_TURN, Phase.STOPPING)
+        reason = FailureCode.STOPPED if stopping else FailureCode.HARNESS_EXITED
+        return entries + self._finish(Phase.FAILED, reason, message, code)
+
+    def _kill(self, process_running: bool) -> list[Entry]:
+        entries: list[Entry] = [(EntryType.KILL, {"status": "killed"})]
+        if self.phase is Phase.TURN:
+            self.phase = Phase.KILLING_TURN
+        elif process_running:
+            self.phase = Phase.KILLING
+        else:  # a per-turn session between turns: nothing to stop
+            return entries + self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE)
+        return entries
+
+    def _shutdown(self, process_running: bool) -> list[Entry]:
+        if self.phase is Phase.TURN:
+            self.phase = Phase.STOPPING_TURN
+        elif self.phase in (Phase.BUSY, Phase.IDLE):
+            if not process_running:
+                self.phase = Phase.COMPLETED
+                return [(EntryType.SESSION_COMPLETED, None)]
+            self.phase = Phase.STOPPING
+        return []  # already stopping, being killed, or over: nothing more to do
+
+    def _finish(
+        self, end: Phase, code: FailureCode, message: str, returncode: int | None = None
+    ) -> list[Entry]:
+        """Fail the running turn (if any), then end the session."""
+        entries: list[Entry] = []
+        if self.phase in _WITH_TURN:
+            entries.append(self._stamp(EntryType.TURN_FAILED, {"code": code, "message": message}))
+        self.phase = end
+        entries.append((EntryType.SESSION_FAILED, _failure(code, message, returncode)))
+        return entries
+
+
+def _waiting(token: str) -> Entry:
+    return EntryType.SESSION_WAITING, {"wait": "next-user-message", "continuationToken": token}

@@ -1,0 +1,104 @@
+"""The daemon's words as types: journal entry types, launch modes, built-in harness ids.
+
+Each is a :class:`enum.StrEnum`, so a member *is* its wire string (it encodes, compares
+and hashes as the string) while a typo is a type error. Session statuses and turn states
+live with their transitions in :mod:`coven_trio.sessions._state`; error codes with their
+classes in :mod:`coven_trio.errors`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class EntryType(StrEnum):
+    """Journal entry types (spec §2): one vocabulary for both API views."""
+
+    SESSION_STARTED = "session.started"
+    TURN_STARTED = "turn.started"
+    MESSAGE_RECEIVED = "message.received"
+    AGENT_START = "agent.start"
+    AGENT_CONTENT_DELTA = "agent.content.delta"
+    MESSAGE_APPENDED = "message.appended"
+    ACTIONS_REQUESTED = "actions.requested"
+    ACTION_RESULT = "action.result"
+    INPUT_REQUESTED = "input.requested"
+    RESULT_COMPLETED = "result.completed"
+    AGENT_COMPLETE = "agent.complete"
+    TURN_COMPLETED = "turn.completed"
+    TURN_FAILED = "turn.failed"
+    SESSION_WAITING = "session.waiting"
+    SESSION_COMPLETED = "session.completed"
+    SESSION_FAILED = "session.failed"
+    OUTPUT = "output"
+    OUTPUT_TRUNCATED = "output_truncated"
+    INPUT = "input"
+    KILL = "kill"
+    EXIT = "exit"
+    STDERR = "stderr"
+    HARNESS_EVENT = "harness.event"
+
+
+#: Entries that belong to a turn and carry its ``turnId``.
+TURN_SCOPED = frozenset(
+    {
+        EntryType.TURN_STARTED,
+        EntryType.MESSAGE_RECEIVED,
+        EntryType.AGENT_START,
+        EntryType.AGENT_CONTENT_DELTA,
+        EntryType.MESSAGE_APPENDED,
+        EntryType.ACTIONS_REQUESTED,
+        EntryType.ACTION_RESULT,
+        EntryType.INPUT_REQUESTED,
+        EntryType.RESULT_COMPLETED,
+        EntryType.AGENT_COMPLETE,
+        EntryType.TURN_COMPLETED,
+        EntryType.TURN_FAILED,
+    }
+)
+#: Turn entries that also carry the turn's ``sequence``.
+SEQUENCED = frozenset(
+    {
+        EntryType.TURN_STARTED,
+        EntryType.MESSAGE_RECEIVED,
+        EntryType.TURN_COMPLETED,
+        EntryType.TURN_FAILED,
+    }
+)
+#: A session's journal ends with exactly one of these.
+TERMINAL = frozenset({EntryType.SESSION_COMPLETED, EntryType.SESSION_FAILED})
+
+
+#: One journal entry before it is appended: ``(type, data)``; ``None`` data is omitted
+#: from the line (``session.completed``).
+Entry = tuple[EntryType, dict[str, Any] | None]
+
+
+class FailureCode(StrEnum):
+    """``code`` of ``turn.failed`` / ``session.failed`` entries (and of denied actions)."""
+
+    KILLED = "killed"
+    HARNESS_EXITED = "harness_exited"
+    STOPPED = "stopped"
+    LAUNCH_FAILED = "launch_failed"
+    INTERNAL_ERROR = "internal_error"
+    HARNESS_TURN_FAILED = "HARNESS_TURN_FAILED"
+    OUTPUT_SCHEMA_NOT_FULFILLED = "OUTPUT_SCHEMA_NOT_FULFILLED"
+    TOOL_EXECUTION_DENIED = "TOOL_EXECUTION_DENIED"
+
+
+class LaunchMode(StrEnum):
+    """How a harness runs (spec §4), in the order error messages list them."""
+
+    INTERACTIVE = "interactive"
+    NON_INTERACTIVE = "nonInteractive"
+    STREAM = "stream"
+
+
+class HarnessId(StrEnum):
+    """The built-in harnesses; manifests add ids of their own (plain strings)."""
+
+    CLAUDE = "claude"
+    CODEX = "codex"
+    COMMAND = "command"
