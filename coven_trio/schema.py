@@ -1,106 +1,105 @@
-"""A small JSON Schema validator for ``outputSchema`` (the subset agents' schemas use).
+"""``outputSchema``: checked with the ``jsonschema`` library (Draft 2020-12), within limits.
 
-Why our own: the runtime dependencies are fixed (trio, h11, attrs, cattrs,
-trio-websocket), and output schemas are small, hand-written objects. Supported keywords:
-``type`` (one or a list), ``enum``, ``const``, ``properties``, ``required``,
-``additionalProperties`` (bool or schema), ``items``, ``minItems``/``maxItems``,
-``minLength``/``maxLength``, ``pattern``, ``minimum``/``maximum``, ``anyOf``, ``oneOf``,
-``allOf``. Unknown keywords are ignored (as JSON Schema says), so a richer schema is
-checked on what we understand, never rejected for what we do not.
+The library, not our own validator: a hand-written subset disagreed with the standard on
+basic cases (``integer`` vs ``1.0``, ``$ref``, ``uniqueItems``, ``not``). It is imported
+on first use (~70 ms), so a daemon that never sees an ``outputSchema`` never pays it.
+
+Limits, so neither a client's schema nor an agent's answer can make the check expensive:
+a schema is at most :data:`MAX_SCHEMA_BYTES` of JSON and :data:`MAX_DEPTH` levels deep;
+an answer checked against it at most :data:`MAX_INSTANCE_BYTES` and :data:`MAX_DEPTH`.
+Remote ``$ref``\\ s are never fetched (they are unresolvable, hence errors).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_TYPES: dict[str, Any] = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "boolean": bool,
-    "null": type(None),
-}
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
-
-def _is_type(value: Any, name: str) -> bool:
-    if name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if name == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    kind = _TYPES.get(name)
-    return (
-        kind is not None
-        and isinstance(value, kind)
-        and not (kind is not bool and isinstance(value, bool))
-    )
+#: Largest ``outputSchema`` accepted (as compact JSON); agents' schemas are a few KiB.
+MAX_SCHEMA_BYTES = 64 * 1024
+#: Deepest nesting of a schema or of an answer checked against it.
+MAX_DEPTH = 32
+#: Largest answer checked against a schema (as compact JSON).
+MAX_INSTANCE_BYTES = 1024 * 1024
+#: At most this many problems are reported for one answer.
+MAX_ERRORS = 20
 
 
-def validate(value: Any, schema: Any, path: str = "$") -> list[str]:
+class SchemaRejected(ValueError):
+    """An ``outputSchema`` that is not a usable JSON Schema (the message says why)."""
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def _validator_class() -> type[Validator]:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator
+
+
+def check_schema(schema: Any) -> None:
+    """Raise :class:`SchemaRejected` unless ``schema`` is a JSON Schema we will use."""
+    if not isinstance(schema, dict):
+        raise SchemaRejected("Expected 'outputSchema' to be a JSON object.")
+    if _depth(schema) > MAX_DEPTH:
+        raise SchemaRejected(f"'outputSchema' is nested deeper than {MAX_DEPTH} levels.")
+    if _size(schema) > MAX_SCHEMA_BYTES:
+        raise SchemaRejected(f"'outputSchema' is larger than {MAX_SCHEMA_BYTES} bytes.")
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        _validator_class().check_schema(schema)
+    except SchemaError as exc:
+        where = "".join(f"[{p!r}]" for p in exc.absolute_path)
+        raise SchemaRejected(f"'outputSchema{where}' is not valid: {exc.message}") from None
+
+
+def validate(value: Any, schema: dict[str, Any]) -> list[str]:
     """Every way ``value`` fails ``schema``, as ``"<path>: <reason>"``; empty if valid."""
-    if schema is True or not isinstance(schema, dict):
-        return []
-    errors: list[str] = []
-    expected = schema.get("type")
-    if expected is not None:
-        names = expected if isinstance(expected, list) else [expected]
-        if not any(_is_type(value, n) for n in names):
-            return [f"{path}: expected {' or '.join(map(str, names))}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: not one of {json.dumps(schema['enum'])}")
-    if "const" in schema and value != schema["const"]:
-        errors.append(f"{path}: must equal {json.dumps(schema['const'])}")
-    if isinstance(value, dict):
-        errors += _object(value, schema, path)
-    if isinstance(value, list):
-        errors += _array(value, schema, path)
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errors.append(f"{path}: shorter than {schema['minLength']}")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']}")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errors.append(f"{path}: does not match {schema['pattern']!r}")
-    if _is_type(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: below {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: above {schema['maximum']}")
-    for sub in schema.get("allOf", []):
-        errors += validate(value, sub, path)
-    if "anyOf" in schema and all(validate(value, s, path) for s in schema["anyOf"]):
-        errors.append(f"{path}: matches none of anyOf")
-    if "oneOf" in schema and sum(not validate(value, s, path) for s in schema["oneOf"]) != 1:
-        errors.append(f"{path}: must match exactly one of oneOf")
-    return errors
+    if _depth(value) > MAX_DEPTH:
+        return [f"$: nested deeper than {MAX_DEPTH} levels"]
+    if _size(value) > MAX_INSTANCE_BYTES:
+        return [f"$: larger than {MAX_INSTANCE_BYTES} bytes"]
+    from referencing.exceptions import Unresolvable
 
-
-def _object(value: dict[str, Any], schema: dict[str, Any], path: str) -> list[str]:
-    errors = [f"{path}: missing {key!r}" for key in schema.get("required", []) if key not in value]
-    properties = schema.get("properties", {})
-    extra = schema.get("additionalProperties", True)
-    for key, item in value.items():
-        if key in properties:
-            errors += validate(item, properties[key], f"{path}.{key}")
-        elif extra is False:
-            errors.append(f"{path}: unexpected property {key!r}")
-        elif isinstance(extra, dict):
-            errors += validate(item, extra, f"{path}.{key}")
-    return errors
-
-
-def _array(value: list[Any], schema: dict[str, Any], path: str) -> list[str]:
     errors = []
-    if len(value) < schema.get("minItems", 0):
-        errors.append(f"{path}: fewer than {schema['minItems']} items")
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        errors.append(f"{path}: more than {schema['maxItems']} items")
-    items = schema.get("items")
-    if isinstance(items, dict):
-        for i, item in enumerate(value):
-            errors += validate(item, items, f"{path}[{i}]")
+    try:
+        for error in _validator_class()(schema).iter_errors(value):
+            errors.append(f"{_path(error.absolute_path)}: {error.message}")
+            if len(errors) >= MAX_ERRORS:
+                break
+    except (Unresolvable, RecursionError) as exc:
+        errors.append(f"$: the schema cannot be applied: {exc}")
     return errors
+
+
+def _path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -117,7 +116,7 @@ def extract_json(text: str) -> tuple[bool, Any]:
     for candidate in candidates:
         try:
             return True, json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     return False, None
 

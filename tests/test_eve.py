@@ -263,6 +263,8 @@ async def test_create_validation(client: httpx.AsyncClient) -> None:
         (b'{"message":[{"type":"image"}]}', "invalid_body"),
         (b'{"message":"x","clientContext":5}', "invalid_body"),
         (b'{"message":"x","outputSchema":"no"}', "invalid_body"),
+        (b'{"message":"x","outputSchema":{"type":5}}', "invalid_body"),
+        (b'{"message":"x","outputSchema":{"pattern":"("}}', "invalid_body"),
     ]
     for raw, code in cases:
         response = await client.post(f"{EVE}/session", content=raw)

@@ -136,8 +136,11 @@ def _parse(request: Request, *, follow_up: bool) -> _Body:
     elif context is not None and not isinstance(context, str | dict):
         raise InvalidBody("Expected 'clientContext' to be a string, string array, or JSON object.")
     output_schema = body.get("outputSchema")
-    if output_schema is not None and not isinstance(output_schema, dict):
-        raise InvalidBody("Expected 'outputSchema' to be a JSON-serializable object.")
+    if output_schema is not None:
+        try:
+            schema.check_schema(output_schema)
+        except schema.SchemaRejected as exc:
+            raise InvalidBody(str(exc)) from None
     agent = body.get("agent")
     if agent is not None and not isinstance(agent, str):
         raise InvalidBody("Expected 'agent' to be a string.")
