@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import trio
 
+from .client import Client, ClientError, DaemonUnreachable
 from .config import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
 from .errors import DaemonAlreadyRunning, StartupError
 
@@ -94,31 +95,17 @@ def hold_lock(home: Path) -> Iterator[None]:
         os.close(fd)  # closing the fd releases the lock
 
 
-async def _probe_live(path: Path) -> int | bool | None:
-    """Is something answering on ``path``? Returns its pid if it says, True if it answers
-    without one, False if the socket is dead."""
-    sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
-    with sock:
-        try:
-            with trio.fail_after(PROBE_TIMEOUT):
-                await sock.connect(os.fspath(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            return False
-        except (OSError, trio.TooSlowError):
-            return False
-        try:
-            with trio.move_on_after(PROBE_TIMEOUT):
-                await sock.send(b"GET /health HTTP/1.1\r\nhost: coven\r\nconnection: close\r\n\r\n")
-                data = b""
-                while chunk := await sock.recv(65536):
-                    data += chunk
-                body = data.partition(b"\r\n\r\n")[2]
-                pid = json.loads(body)["daemon"]["pid"]
-                if isinstance(pid, int):
-                    return pid
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+async def _probe_live(path: Path) -> int | bool:
+    """Is something answering on ``path``? Its pid if it says, True if it answers without
+    one (or not in time: a stuck daemon still owns the socket), False if nothing listens."""
+    try:
+        health = await Client(path, timeout=PROBE_TIMEOUT).health()
+    except DaemonUnreachable:
+        return False
+    except ClientError:
         return True
+    pid = health.get("daemon", {}).get("pid") if isinstance(health, dict) else None
+    return pid if isinstance(pid, int) else True
 
 
 @attrs.define

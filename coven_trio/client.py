@@ -22,10 +22,9 @@ import h11
 import trio
 
 from .config import DEFAULT_EVE_MOUNT, SOCKET_NAME, default_home
+from .vocabulary import LIVE_STATUSES, TERMINAL
 
 JSON = dict[str, Any]
-#: Entries after which a tail is over.
-TERMINAL = frozenset({"session.completed", "session.failed"})
 
 
 class ClientError(Exception):
@@ -47,6 +46,28 @@ class DaemonUnreachable(ClientError):
         self.path = path
 
 
+class ClientTimeout(ClientError):
+    """The daemon accepted the connection but did not answer within the timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(0, "timeout", f"no answer from the daemon within {timeout:g} s")
+
+
+class BadResponse(ClientError):
+    """What came back is not HTTP we can read (not a coven-trio daemon?)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0, "bad_response", f"unreadable answer from the daemon: {reason}")
+
+
+def _next(conn: h11.Connection) -> Any:
+    """h11's next event, its protocol errors as :class:`BadResponse`."""
+    try:
+        return conn.next_event()
+    except h11.ProtocolError as exc:
+        raise BadResponse(str(exc)) from None
+
+
 def _error(status: int, body: bytes) -> ClientError:
     try:
         envelope = json.loads(body)["error"]
@@ -66,7 +87,7 @@ class _Response:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while True:
-            event = self.conn.next_event()
+            event = _next(self.conn)
             if event is h11.NEED_DATA:
                 self.conn.receive_data(await self.stream.receive_some(65536))
             elif isinstance(event, h11.Data):
@@ -109,6 +130,16 @@ class Client:
     async def _open(
         self, method: str, target: str, body: Any = None, headers: Sequence[tuple[str, str]] = ()
     ) -> _Response:
+        """Connect, send the request, read the response head (within ``timeout``)."""
+        try:
+            with trio.fail_after(self.timeout):
+                return await self._exchange(method, target, body, headers)
+        except trio.TooSlowError:
+            raise ClientTimeout(self.timeout) from None
+
+    async def _exchange(
+        self, method: str, target: str, body: Any, headers: Sequence[tuple[str, str]]
+    ) -> _Response:
         try:
             stream = await trio.open_unix_socket(str(self.socket_path))
         except OSError as exc:
@@ -128,7 +159,7 @@ class Client:
             data += conn.send(h11.EndOfMessage())
             await stream.send_all(data)
             while True:
-                event = conn.next_event()
+                event = _next(conn)
                 if event is h11.NEED_DATA:
                     conn.receive_data(await stream.receive_some(65536))
                 elif isinstance(event, h11.Response):
@@ -141,13 +172,21 @@ class Client:
 
     async def request(self, method: str, target: str, body: Any = None, **headers: str) -> Any:
         """One JSON request; raises :class:`ClientError` for an error answer."""
-        with trio.fail_after(self.timeout):
-            response = await self._open(method, target, body, list(headers.items()))
-            async with response.stream:
-                data = await response.read()
+        try:
+            with trio.fail_after(self.timeout):
+                response = await self._exchange(method, target, body, list(headers.items()))
+                async with response.stream:
+                    data = await response.read()
+        except trio.TooSlowError:
+            raise ClientTimeout(self.timeout) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise BadResponse(f"connection lost ({exc})") from None
         if response.status >= 400:
             raise _error(response.status, data)
-        return json.loads(data) if data else None
+        try:
+            return json.loads(data) if data else None
+        except ValueError:
+            raise BadResponse("the body is not JSON") from None
 
     # --- /api/v1 -------------------------------------------------------------------------
 
@@ -311,7 +350,10 @@ class Client:
                     if response.status >= 400:
                         raise _error(response.status, await response.read())
                     async for line in response.lines():
-                        entry: JSON = json.loads(line)
+                        try:
+                            entry: JSON = json.loads(line)
+                        except ValueError:
+                            raise BadResponse("a stream line is not JSON") from None
                         index = entry.get("streamIndex", next_index)
                         if index < next_index:
                             continue
@@ -324,22 +366,22 @@ class Client:
                 # we asked past the end of a finished session.
                 if not progressed:
                     record = await self.session(session_id)
-                    if record["status"] not in ("running", "waiting"):
+                    if record["status"] not in LIVE_STATUSES:
                         return
                     failures += 1
                     if failures > reconnect_attempts:
-                        raise trio.BrokenResourceError("the stream keeps ending early")
+                        raise BadResponse("the stream keeps ending early")
             except ClientError as exc:
-                if not isinstance(exc, DaemonUnreachable):
-                    raise
+                if not isinstance(exc, DaemonUnreachable | ClientTimeout | BadResponse):
+                    raise  # the daemon answered: an error of the request itself
                 failures += 1
                 if failures > reconnect_attempts:
                     raise
-            except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 failures += 1
                 if failures > reconnect_attempts:
-                    raise
+                    raise BadResponse("the stream keeps breaking") from None
             await trio.sleep(reconnect_delay if failures else 0)
 
 
-__all__ = ["Client", "ClientError", "DaemonUnreachable"]
+__all__ = ["BadResponse", "Client", "ClientError", "ClientTimeout", "DaemonUnreachable"]

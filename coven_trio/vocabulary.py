@@ -1,9 +1,10 @@
 """The daemon's words as types: journal entry types, launch modes, built-in harness ids.
 
 Each is a :class:`enum.StrEnum`, so a member *is* its wire string (it encodes, compares
-and hashes as the string) while a typo is a type error. Session statuses and turn states
-live with their transitions in :mod:`coven_trio.sessions._state`; error codes with their
-classes in :mod:`coven_trio.errors`.
+and hashes as the string) while a typo is a type error. The session state machine's own
+phases live with their transitions in :mod:`coven_trio.sessions._state`; error codes with
+their classes in :mod:`coven_trio.errors`. This module imports nothing of the package, so
+clients can use it without loading the daemon.
 """
 
 from __future__ import annotations
@@ -86,6 +87,21 @@ class FailureCode(StrEnum):
     HARNESS_TURN_FAILED = "HARNESS_TURN_FAILED"
     OUTPUT_SCHEMA_NOT_FULFILLED = "OUTPUT_SCHEMA_NOT_FULFILLED"
     TOOL_EXECUTION_DENIED = "TOOL_EXECUTION_DENIED"
+
+
+class SessionStatus(StrEnum):
+    """A session's status as clients see it (the session state machine's phases map onto
+    these: :mod:`coven_trio.sessions._state`)."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    KILLED = "killed"
+
+
+#: Statuses of a session that still takes input.
+LIVE_STATUSES = frozenset({SessionStatus.RUNNING, SessionStatus.WAITING})
 
 
 class LaunchMode(StrEnum):

@@ -146,3 +146,12 @@ async def test_second_signal_stops_at_once_and_kills_sessions(home: Path, tmp_sh
         await _stop(process)
     assert live_pids_in_group(record["pid"]) == []
     assert not (home / "coven.sock").exists()
+
+
+async def test_an_unroutable_eve_mount_is_a_usage_error(home: Path) -> None:
+    process = await _start(home, "--eve-mount", "/api/v1/eve")
+    with trio.fail_after(20):
+        code = await process.wait()
+    assert code == 2
+    assert "invalid eve mount" in await _stderr(process)
+    assert not (home / "coven.sock").exists()

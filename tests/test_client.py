@@ -12,7 +12,7 @@ import trio
 
 import coven_trio
 from coven_trio import LaunchRequest
-from coven_trio.client import Client, ClientError, DaemonUnreachable
+from coven_trio.client import BadResponse, Client, ClientError, ClientTimeout, DaemonUnreachable
 from coven_trio.daemon import Daemon
 
 pytestmark = pytest.mark.usefixtures("fakes_on_path")
@@ -170,3 +170,45 @@ async def test_tail_resumes_after_a_cut_without_gaps_or_duplicates(
     assert [e["streamIndex"] for e in seen] == list(range(len(seen)))
     journal = daemon.journal(sid)
     assert [e["type"] for e in seen] == [journal.type_of(i) for i in range(len(seen))]
+
+
+async def _fake_server(path: Path, answer: bytes | None, nursery: trio.Nursery) -> None:
+    """A socket that accepts, then answers ``answer`` (or nothing at all)."""
+    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    await sock.bind(str(path))
+    sock.listen(8)
+
+    async def serve() -> None:
+        async with trio.SocketListener(sock) as listener:
+            while True:
+                stream = await listener.accept()
+                if answer is not None:
+                    await stream.receive_some(65536)
+                    await stream.send_all(answer)
+                    await stream.aclose()
+
+    nursery.start_soon(serve)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [
+        (b"SSH-2.0-OpenSSH\r\n", BadResponse, "bad_response"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nnope!", BadResponse, "bad_response"),
+        (None, ClientTimeout, "timeout"),
+    ],
+)
+async def test_client_errors_are_its_own_never_h11s(
+    tmp_short: Path, answer: bytes | None, error: type[ClientError], code: str
+) -> None:
+    path = tmp_short / "odd.sock"
+    async with trio.open_nursery() as nursery:
+        await _fake_server(path, answer, nursery)
+        client = Client(path, timeout=0.5)
+        with pytest.raises(error) as raised:
+            await client.health()
+        assert raised.value.code == code
+        with pytest.raises(error):  # the tail's connect is bounded too
+            async for _ in client.tail("ses_x", reconnect_attempts=0):
+                pass
+        nursery.cancel_scope.cancel()

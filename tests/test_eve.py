@@ -9,6 +9,7 @@ import httpx
 import pytest
 import trio
 
+from coven_trio.config import Config
 from coven_trio.daemon import Daemon
 
 from .eve_util import EVE, create, events, follow_up, read_turn, types
@@ -406,4 +407,27 @@ async def test_disconnect_cancels_the_tailer(client: httpx.AsyncClient, daemon: 
     # no tailer is left parked on the journal
     wakeup = journal._wakeup
     assert wakeup is None or wakeup.statistics().tasks_waiting == 0
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+@pytest.mark.parametrize("daemon_options", [{"eve_mount": "custom/eve/"}])
+async def test_a_mount_without_a_leading_slash_is_normalised(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/custom/eve/health")).status_code == 200
+
+
+@pytest.mark.parametrize("mount", ["", "/", "/api/v1/eve", "/with space", "/q?x=1", "/{id}"])
+def test_an_unroutable_mount_is_refused(mount: str) -> None:
+    with pytest.raises(ValueError, match="invalid eve mount"):
+        Config(eve_mount=mount)
+
+
+@pytest.mark.parametrize("start", ["9" * 5000, "²", "\u0661", "-1", "1e3"])
+async def test_garbage_start_index_is_400_on_stream_and_websocket(
+    client: httpx.AsyncClient, start: str
+) -> None:
+    sid = (await create(client, message="hi"))["sessionId"]
+    for path in (f"{EVE}/session/{sid}/stream", f"{EVE}/session/{sid}/ws"):
+        response = await client.get(path, params={"startIndex": start})
+        assert response.status_code == 400, path
+        assert response.json()["error"]["code"] == "invalid_start_index"
     await client.post(f"/api/v1/sessions/{sid}/kill")

@@ -10,9 +10,11 @@ import httpx
 import pytest
 import trio
 
+import coven_trio
 from coven_trio import LaunchRequest
 from coven_trio.daemon import Daemon
 
+from .conftest import FAST
 from .sessions_util import (
     argv_log,
     events,
@@ -492,3 +494,42 @@ async def test_shutdown_stops_sessions_and_leaves_no_process(
     assert daemon.sessions.get(claude.id).status in ("completed", "failed")
     assert daemon.sessions.get(codex.id).journal.closed
     assert os.path.exists(home)
+
+
+async def test_retention_forgets_the_oldest_ended_not_the_oldest_launched(
+    home: Path, project: Path
+) -> None:
+    async with coven_trio.open_daemon(home=home, max_retained_sessions=1, **FAST) as daemon:
+        first = await daemon.launch(
+            LaunchRequest(project_root=project, harness="command", command=["sleep", "30"])
+        )
+        second = await daemon.launch(
+            LaunchRequest(project_root=project, harness="command", command=["true"])
+        )
+        await daemon.sessions.get(second.id).done.wait()
+        await daemon.sessions.kill(first.id)  # launched first, ends last
+        await daemon.sessions.get(first.id).done.wait()
+        assert [s.id for s in daemon.sessions.ordered()] == [first.id]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ({"afterSeq": "9" * 5000}, "invalid_request"),
+        ({"afterSeq": "\u0661\u0662"}, "invalid_request"),  # Arabic-Indic digits
+        ({"afterSeq": "²"}, "invalid_request"),
+        ({"limit": "0x10"}, "invalid_request"),
+    ],
+)
+async def test_garbage_integers_are_400_not_500(
+    client: httpx.AsyncClient, project: Path, raw: dict[str, str], code: str
+) -> None:
+    sid = (await launch(client, project, harness="command", command=["true"]))["id"]
+    response = await client.get("/api/v1/events", params={"sessionId": sid, **raw})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    odd_id = await client.get(
+        "/api/v1/events", params={"sessionId": sid, "afterEventId": sid + ":²"}
+    )
+    assert odd_id.status_code == 200  # an unknown event id reads from the start (Rust rule)
+    assert odd_id.json()["events"][0]["seq"] == 1

@@ -28,16 +28,7 @@ from typing import Any
 import attrs
 
 from ..vocabulary import SEQUENCED, TURN_SCOPED, Entry, EntryType, FailureCode
-
-
-class SessionStatus(StrEnum):
-    """What clients see in a session record."""
-
-    RUNNING = "running"
-    WAITING = "waiting"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    KILLED = "killed"
+from ..vocabulary import SessionStatus as SessionStatus
 
 
 class TurnState(StrEnum):
