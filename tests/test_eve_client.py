@@ -24,7 +24,7 @@ from coven_trio.daemon import Daemon
 PACKAGES = {"eve": "0.18.2", "undici": "6.21.0"}
 SCRIPT = Path(__file__).parent / "eve_conformance.mjs"
 
-pytestmark = pytest.mark.usefixtures("fakes_on_path")
+pytestmark = [pytest.mark.usefixtures("fakes_on_path"), pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def _cache() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -39,3 +40,23 @@ async def test_echo_agent_manifest_session(client: httpx.AsyncClient, tmp_short:
     assert "".join(payload(r)["data"] for r in done if r["kind"] == "output") == (
         "You said: one shot\n"
     )
+
+
+async def test_the_readme_health_example_is_what_the_daemon_prints(
+    client: httpx.AsyncClient,
+) -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = readme.split("/api/v1/health\n```\n\n```json\n", 1)[1].split("```", 1)[0]
+    shown = json.loads(block)
+    live = (await client.get("/api/v1/health")).json()
+    per_daemon = {"pid", "uptime", "startedAt", "socket"}
+    assert shown.keys() == live.keys()
+    assert shown["daemon"].keys() == live["daemon"].keys()
+    for key in shown["daemon"].keys() - per_daemon:
+        assert shown["daemon"][key] == live["daemon"][key]
+    shown_caps = {k: v for k, v in shown["capabilities"].items() if k != "harnesses"}
+    live_caps = {k: v for k, v in live["capabilities"].items() if k != "harnesses"}
+    assert shown_caps == live_caps
+    assert {k: v for k, v in shown.items() if k not in ("daemon", "capabilities")} == {
+        k: v for k, v in live.items() if k not in ("daemon", "capabilities")
+    }

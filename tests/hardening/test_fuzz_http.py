@@ -1,7 +1,7 @@
 """Fuzzed HTTP and JSON against the real daemon: every input gets a well-formed answer
 or a close, no task crashes (no traceback in the log), and the daemon keeps serving.
 
-CI runs a few hundred examples; ``pytest -m slow tests/hardening`` runs 10,000.
+The fast set runs a few hundred examples; the slow ones (in CI too) 10,000.
 """
 
 from __future__ import annotations
@@ -186,8 +186,12 @@ def _fuzz_bodies(examples: int):  # type: ignore[no-untyped-def]
 
 test_fuzzed_request_heads = _fuzz_heads(CI_EXAMPLES)
 test_fuzzed_json_bodies = _fuzz_bodies(CI_EXAMPLES)
-test_fuzzed_request_heads_long = pytest.mark.slow(_fuzz_heads(LONG_EXAMPLES))
-test_fuzzed_json_bodies_long = pytest.mark.slow(_fuzz_bodies(LONG_EXAMPLES))
+test_fuzzed_request_heads_long = pytest.mark.slow(
+    pytest.mark.timeout(900)(_fuzz_heads(LONG_EXAMPLES))
+)
+test_fuzzed_json_bodies_long = pytest.mark.slow(
+    pytest.mark.timeout(900)(_fuzz_bodies(LONG_EXAMPLES))
+)
 
 
 def test_no_traceback_and_still_serving(fuzz_daemon: DaemonProcess) -> None:
