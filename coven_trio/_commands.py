@@ -20,6 +20,7 @@ import trio
 
 from .client import Client, ClientError, DaemonUnreachable
 from .config import SOCKET_NAME
+from .vocabulary import EntryType
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_STALE = 0, 1, 3, 4
 
@@ -116,38 +117,40 @@ async def kill(args: argparse.Namespace) -> int:
 
 def render(entry: dict[str, Any]) -> str | None:
     """One journal entry for a person; None for entries not worth a line."""
-    kind, data = entry["type"], entry.get("data") or {}
-    if kind == "agent.content.delta":
-        return str(data.get("text", ""))
-    if kind == "output":
-        return str(data.get("data", ""))
-    if kind == "message.received":
-        return f"\n> {data.get('message', '')}\n"
-    if kind == "message.appended":
-        return None  # the deltas already showed it (or output did)
-    if kind == "actions.requested":
-        calls = ", ".join(a.get("toolName", "?") for a in data.get("actions", []))
-        return f"\n[tool: {calls}]\n"
-    if kind == "action.result":
-        return f"[tool result: {data.get('status')}]\n"
-    if kind == "input.requested":
-        prompts = "; ".join(r.get("prompt", "") for r in data.get("requests", []))
-        return f"\n[input requested: {prompts}]\n"
-    if kind == "stderr":
-        return f"[stderr] {data.get('text', '')}\n"
-    if kind == "session.waiting":
-        return "\n[waiting for input]\n"
-    if kind == "exit":
-        return (
-            f"\n[exit {data.get('exitCode')}{' ' + data['signal'] if 'signal' in data else ''}]\n"
-        )
-    if kind == "session.completed":
-        return "[session completed]\n"
-    if kind == "session.failed":
-        return f"[session failed: {data.get('code')}: {data.get('message')}]\n"
-    if kind in ("turn.failed", "output_truncated", "kill"):
-        return f"\n[{kind}: {json.dumps(data)}]\n"
-    return None
+    try:
+        kind = EntryType(entry["type"])
+    except ValueError:
+        return None  # a newer daemon's entry type
+    data = entry.get("data") or {}
+    match kind:
+        case EntryType.AGENT_CONTENT_DELTA:
+            return str(data.get("text", ""))
+        case EntryType.OUTPUT:
+            return str(data.get("data", ""))
+        case EntryType.MESSAGE_RECEIVED:
+            return f"\n> {data.get('message', '')}\n"
+        case EntryType.ACTIONS_REQUESTED:
+            calls = ", ".join(a.get("toolName", "?") for a in data.get("actions", []))
+            return f"\n[tool: {calls}]\n"
+        case EntryType.ACTION_RESULT:
+            return f"[tool result: {data.get('status')}]\n"
+        case EntryType.INPUT_REQUESTED:
+            prompts = "; ".join(r.get("prompt", "") for r in data.get("requests", []))
+            return f"\n[input requested: {prompts}]\n"
+        case EntryType.STDERR:
+            return f"[stderr] {data.get('text', '')}\n"
+        case EntryType.SESSION_WAITING:
+            return "\n[waiting for input]\n"
+        case EntryType.EXIT:
+            signal = f" {data['signal']}" if "signal" in data else ""
+            return f"\n[exit {data.get('exitCode')}{signal}]\n"
+        case EntryType.SESSION_COMPLETED:
+            return "[session completed]\n"
+        case EntryType.SESSION_FAILED:
+            return f"[session failed: {data.get('code')}: {data.get('message')}]\n"
+        case EntryType.TURN_FAILED | EntryType.OUTPUT_TRUNCATED | EntryType.KILL:
+            return f"\n[{kind}: {json.dumps(data)}]\n"
+    return None  # message.appended: the deltas (or output) already showed it
 
 
 async def tail(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from .vocabulary import HarnessId
+
 log = logging.getLogger("coven_trio.agents")
 
 DEFAULT_AGENT = "assistant"
@@ -37,7 +39,7 @@ AGENTS_FILE = "agents.toml"
 @attrs.frozen
 class AgentProfile:
     name: str
-    harness: str = "claude"
+    harness: str = HarnessId.CLAUDE
     model: str | None = None
     launch_mode: str | None = None
     system_prompt: str | None = None
@@ -60,7 +62,7 @@ def _profile(name: str, raw: Any) -> AgentProfile:
         raise ValueError(f"agent `{name}`: `tools` must be an array of tables")
     return AgentProfile(
         name=name,
-        harness=text("harness") or "claude",
+        harness=text("harness") or HarnessId.CLAUDE,
         model=text("model"),
         launch_mode=text("launchMode"),
         system_prompt=text("systemPrompt"),

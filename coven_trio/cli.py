@@ -26,6 +26,7 @@ from ._version import __version__
 from .config import DEFAULT_EVE_MOUNT, Config, default_home
 from .daemon import Daemon, serve
 from .errors import StartupError
+from .vocabulary import LaunchMode
 
 log = logging.getLogger("coven_trio.cli")
 
@@ -71,7 +72,7 @@ def _client_commands(commands: Any) -> None:
         "--project-root", type=os.path.abspath, default=".", help="project folder (default: .)"
     )
     launch.add_argument("--cwd", help="working folder inside the project root")
-    launch.add_argument("--mode", choices=["stream", "nonInteractive", "interactive"])
+    launch.add_argument("--mode", choices=list(LaunchMode))
     launch.add_argument("--model")
     launch.add_argument("--title")
     launch.add_argument(

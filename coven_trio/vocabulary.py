@@ -89,6 +89,14 @@ class FailureCode(StrEnum):
     TOOL_EXECUTION_DENIED = "TOOL_EXECUTION_DENIED"
 
 
+class ActionStatus(StrEnum):
+    """``status`` of an ``action.result`` entry (a tool call's outcome)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
 class SessionStatus(StrEnum):
     """A session's status as clients see it (the session state machine's phases map onto
     these: :mod:`coven_trio.sessions._state`)."""

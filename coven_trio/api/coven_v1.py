@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from enum import StrEnum
 from typing import Any
 
 from .. import models
@@ -23,8 +24,16 @@ from ._tail import event_records, tail
 API_VERSION = "coven.daemon.v1"
 PREFIX = "/api/v1"
 
+
+class Action(StrEnum):
+    """The control-plane actions ``POST /api/v1/actions`` carries out."""
+
+    CAPABILITIES_REFRESH = "coven.capabilities.refresh"
+    SESSIONS_KILL = "coven.sessions.kill"
+    SESSIONS_KILL_ALL = "coven.sessions.killAll"
+
+
 #: The fixed capability catalog (the Rust daemon's shape; only what we serve).
-_ACTIONS = ("coven.capabilities.refresh", "coven.sessions.kill", "coven.sessions.killAll")
 CAPABILITY_CATALOG: list[dict[str, Any]] = [
     {
         "id": "coven.sessions",
@@ -40,7 +49,7 @@ CAPABILITY_CATALOG: list[dict[str, Any]] = [
         "adapter": "coven-daemon",
         "status": "available",
         "policy": "allow",
-        "actions": list(_ACTIONS),
+        "actions": list(Action),
     },
     {
         "id": "coven.eve",
@@ -111,14 +120,14 @@ class CovenV1:
         action = action.strip()
         args = body.get("args")
         args = args if isinstance(args, dict) else {}
-        if action == "coven.capabilities.refresh":
+        if action == Action.CAPABILITIES_REFRESH:
             self.ctx.harnesses.refresh()
             payload: dict[str, Any] = {
                 "capabilities": len(CAPABILITY_CATALOG),
                 "harnesses": self.ctx.harnesses.available(),
             }
             kind = "capabilities.refreshed"
-        elif action == "coven.sessions.kill":
+        elif action == Action.SESSIONS_KILL:
             session_id = args.get("sessionId")
             if not isinstance(session_id, str) or not session_id:
                 raise ActionRejected("args requires string field `sessionId`", action=action)
@@ -127,7 +136,7 @@ class CovenV1:
             except Exception as exc:
                 raise ActionRejected(str(exc), action=action) from None
             payload, kind = {"sessionId": session_id}, "session.killed"
-        elif action == "coven.sessions.killAll":
+        elif action == Action.SESSIONS_KILL_ALL:
             killed = await self.ctx.sessions.kill_all()
             payload, kind = {"sessionIds": killed}, "sessions.killed"
         else:

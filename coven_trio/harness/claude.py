@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from ..vocabulary import Entry, EntryType, LaunchMode
+from ..vocabulary import ActionStatus, Entry, EntryType, LaunchMode
 from ._driver import Driver, parse_json_line, user_line
 
 STREAM_ARGS = (
@@ -189,7 +189,7 @@ class ClaudeDriver(Driver):
                     "output": block.get("content"),
                     "isError": is_error,
                 }
-                status = "failed" if is_error else "completed"
+                status = ActionStatus.FAILED if is_error else ActionStatus.COMPLETED
                 entries.append((EntryType.ACTION_RESULT, {"result": result, "status": status}))
         return entries or [(EntryType.HARNESS_EVENT, {"native": msg})]
 

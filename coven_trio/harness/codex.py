@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
+from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode, LaunchMode
 from ._driver import Driver, parse_json_line
 
 EXEC_ARGS = ("exec", "--json", "--skip-git-repo-check", "--color", "never")
@@ -117,7 +117,13 @@ class CodexDriver(Driver):
                 "output": _output(item),
                 "isError": failed,
             }
-            verdict = "rejected" if status == "declined" else "failed" if failed else "completed"
+            verdict = (
+                ActionStatus.REJECTED
+                if status == "declined"
+                else ActionStatus.FAILED
+                if failed
+                else ActionStatus.COMPLETED
+            )
             entries.append((EntryType.ACTION_RESULT, {"result": result, "status": verdict}))
         return entries or [(EntryType.HARNESS_EVENT, {"native": msg})]
 

@@ -16,7 +16,7 @@ from .. import schema
 from .._clock import new_token
 from ..errors import InvalidInputResponses
 from ..harness import Driver
-from ..vocabulary import Entry, EntryType, FailureCode
+from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode
 
 
 @attrs.frozen
@@ -157,7 +157,10 @@ class Interaction:
             }
             error = {"code": FailureCode.TOOL_EXECUTION_DENIED, "message": denied}
             entries.append(
-                (EntryType.ACTION_RESULT, {"result": result, "status": "rejected", "error": error})
+                (
+                    EntryType.ACTION_RESULT,
+                    {"result": result, "status": ActionStatus.REJECTED, "error": error},
+                )
             )
         return entries
 

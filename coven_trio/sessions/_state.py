@@ -297,7 +297,7 @@ class SessionState:
         exit_data: dict[str, Any] = {"exitCode": code if code >= 0 else None}
         if code < 0:
             exit_data["signal"] = signal_name(-code)
-        exit_data["status"] = "completed" if code == 0 else "failed"
+        exit_data["status"] = SessionStatus.COMPLETED if code == 0 else SessionStatus.FAILED
         entries: list[Entry] = [(EntryType.EXIT, exit_data)]
         phase = self.phase
         if phase in (Phase.KILLING_TURN, Phase.KILLING):
@@ -319,7 +319,7 @@ class SessionState:
         return entries + self._finish(Phase.FAILED, reason, message, code)
 
     def _kill(self, process_running: bool) -> list[Entry]:
-        entries: list[Entry] = [(EntryType.KILL, {"status": "killed"})]
+        entries: list[Entry] = [(EntryType.KILL, {"status": SessionStatus.KILLED})]
         if self.phase is Phase.TURN:
             self.phase = Phase.KILLING_TURN
         elif process_running:
