@@ -7,9 +7,10 @@ layer turns them into ``{"error": {"code", "message", "details"?}}`` in exactly 
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from ._json import dumps
 
 
 class ErrorCode(StrEnum):
@@ -81,7 +82,7 @@ class CovenError(Exception):
 
 def envelope(exc: CovenError) -> bytes:
     """Encode ``exc`` as the JSON error envelope (the one place this happens)."""
-    return json.dumps(exc.body(), separators=(",", ":")).encode()
+    return dumps(exc.body())
 
 
 class InvalidRequest(CovenError):

@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 import trio
 
+from . import _json
 from ._clock import utc_now
 from .vocabulary import EntryType
 
@@ -51,12 +52,7 @@ _LINE = b'{"type":"%s","data":%s' + _SEQ + b"%d" + _META + b'%s"}}\n'
 _LINE_NO_DATA = b'{"type":"%s"' + _SEQ + b"%d" + _META + b'%s"}}\n'
 
 
-#: One encoder, built once: ``json.dumps`` with options builds a new encoder per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _encode(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode()
+_encode = _json.dumps
 
 
 @attrs.frozen

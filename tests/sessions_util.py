@@ -95,3 +95,25 @@ def pid_alive(pid: int) -> bool:
 
 def argv_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def strict_json(line: bytes) -> Any:
+    """Parse ``line`` as another language would: UTF-8, no NaN/Infinity, no lone
+    surrogates. Raises ValueError otherwise."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    value = json.loads(line.decode("utf-8"), parse_constant=no_constants)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # a lone surrogate cannot be encoded
+        elif isinstance(item, float) and item in (float("inf"), float("-inf")):
+            raise ValueError("infinite number")
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return value

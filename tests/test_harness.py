@@ -37,8 +37,7 @@ def test_claude_argv_per_mode() -> None:
         "--include-partial-messages",
     ]
     assert stream.prompt_stdin("hi") == (
-        b'{"type": "user", "message": {"role": "user", '
-        b'"content": [{"type": "text", "text": "hi"}]}}\n'
+        b'{"type":"user","message":{"role":"user","content":[{"type":"text","text":"hi"}]}}\n'
     )
     printing = ClaudeDriver(executable="claude", mode=LaunchMode.NON_INTERACTIVE)
     assert printing.first_argv("-x") == [

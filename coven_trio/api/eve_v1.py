@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from .. import schema
+from .._json import JsonRejected, loads_request
 from ..agents import DEFAULT_AGENT, AgentProfile, default_project_root, load_agents
 from ..errors import (
     AgentNotFound,
@@ -119,8 +120,8 @@ def _input_responses(body: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 
 def _parse(request: Request, *, follow_up: bool) -> _Body:
     try:
-        body = json.loads(request.body) if request.body.strip() else None
-    except (ValueError, RecursionError):
+        body = loads_request(request.body) if request.body.strip() else None
+    except JsonRejected:
         raise InvalidJson("Invalid JSON body.") from None
     if not isinstance(body, dict):
         raise InvalidBody("Expected a JSON object.")

@@ -12,12 +12,12 @@ front of the stream (``http.Upgrade``), since trio-websocket parses the upgrade 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import trio
 import trio_websocket
 
+from .._json import JsonRejected, dumps, loads_request
 from ..errors import CovenError, InvalidRequest
 from ..http import Request, Response, Router, Upgrade
 from ..sessions import Session
@@ -36,16 +36,17 @@ async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Ses
         except trio_websocket.ConnectionClosed:
             return
         try:
-            command = json.loads(message)
+            raw = message if isinstance(message, bytes) else message.encode()
+            command = loads_request(raw)
             if not isinstance(command, dict) or command.get("type") != "input":
                 raise InvalidRequest('expected {"type":"input","data":"…"}')
             body = {k: v for k, v in command.items() if k != "type"}
             await session.send_input(input_data(body, {"sessionId": session.id}), body)
-        except (ValueError, CovenError) as exc:
+        except (JsonRejected, CovenError) as exc:
             error = exc if isinstance(exc, CovenError) else InvalidRequest("invalid JSON")
             reply = {"type": "error", "error": {"code": error.code, "message": error.message}}
             try:
-                await ws.send_message(json.dumps(reply))
+                await ws.send_message(dumps(reply).decode())
             except trio_websocket.ConnectionClosed:
                 return
 

@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import attrs
 
+from .._json import dumps
 from ..vocabulary import ActionStatus, Entry, EntryType, LaunchMode
 from ._driver import Driver, parse_json_line, user_line
 
@@ -95,7 +95,7 @@ class ClaudeDriver(Driver):
             "type": "control_response",
             "response": {"subtype": "success", "request_id": request_id, "response": inner},
         }
-        return json.dumps(response).encode() + b"\n"
+        return dumps(response) + b"\n"
 
     def begin_turn(self) -> None:
         self._answering = False

@@ -1,7 +1,7 @@
 """HTTP/1.1 over h11: the listener, the per-connection loop, and the router."""
 
 from ._connection import Lifecycle, serve_stream
-from ._router import Request, Response, Router, StreamResponse, Upgrade, dumps
+from ._router import Request, Response, Router, StreamResponse, Upgrade
 from ._server import HttpServer
 
 __all__ = [
@@ -12,6 +12,5 @@ __all__ = [
     "Router",
     "StreamResponse",
     "Upgrade",
-    "dumps",
     "serve_stream",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +10,7 @@ from urllib.parse import parse_qsl
 import attrs
 import trio
 
+from .._json import JsonRejected, dumps, loads_request
 from ..errors import InvalidRequest, MethodNotAllowed, NotFound, UnsupportedApiVersion
 
 JSON_TYPE = "application/json"
@@ -42,8 +42,8 @@ class Request:
         if not self.body.strip():
             return {}
         try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError):
+            return loads_request(self.body)
+        except JsonRejected:
             raise InvalidRequest("failed to parse request body") from None
 
     def json_object(self) -> dict[str, Any]:
@@ -51,14 +51,6 @@ class Request:
         if not isinstance(body, dict):
             raise InvalidRequest("request body must be a JSON object")
         return body
-
-
-#: Built once: ``json.dumps`` with options constructs a new encoder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def dumps(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode()
 
 
 @attrs.define
