@@ -101,6 +101,8 @@ class HttpServer:
                 await send_error_and_close(stream, self.config, exc)
                 return
             await serve_stream(stream, self.config, self.router, self._lifecycle, conn_id)
+        except Exception:  # a bug around one connection ends that connection only
+            log.exception("connection %d failed", conn_id)
         finally:
             self._connections -= 1
             await trio.aclose_forcefully(stream)

@@ -20,7 +20,7 @@ import trio
 
 from .._clock import utc_now
 from ..config import Config
-from ..errors import CovenError, SessionNotLive, TurnActive
+from ..errors import CovenError, InternalError, SessionNotLive, TurnActive
 from ..harness import Driver
 from ..journal import Journal
 from ..models import SessionRecord
@@ -199,6 +199,10 @@ class Session:
                 delivery = await self._next_delivery()
                 if delivery is not None:
                     await self._run_turn(delivery)
+        except Exception as exc:
+            if not self._started:
+                raise  # the launch fails: nothing exists yet
+            self._crash(exc)  # one session's bug ends that session, never the daemon
         finally:
             if self._started:
                 # Cancelled from outside (forced daemon stop): say so, never end silently.
@@ -207,7 +211,36 @@ class Session:
                     self.on_end(self)
             self.done.set()
 
+    def _crash(self, exc: BaseException) -> None:
+        """An unexpected exception: end the session (``internal_error``), stop its
+        processes at once, log the traceback; the daemon and other sessions go on."""
+        log.error("session %s failed inside", self.id, exc_info=exc)
+        self.supervisor.kill()
+        self._wake.set()
+        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+            exc = exc.exceptions[0]  # name the fault, not the nurseries around it
+        message = f"internal error: {type(exc).__name__}: {exc}"[:500]
+        try:
+            self.handle(Aborted(FailureCode.INTERNAL_ERROR, message))
+        except Exception:  # even journaling fails: end the journal without its last word
+            log.exception("session %s: could not journal its failure", self.id)
+            self.journal.close()
+
+    @contextlib.contextmanager
+    def _boundary(self) -> Iterator[None]:
+        """Around request-side work on the session: a client error stays a client error;
+        anything else ends the session (and is a 500 for that request)."""
+        try:
+            yield
+        except (CovenError, trio.Cancelled):
+            raise
+        except Exception as exc:
+            self._crash(exc)
+            raise InternalError("The session failed inside; see the daemon log.") from exc
+
     def _exited(self, returncode: int) -> None:
+        if self.state.ended:  # ended inside while its process was still being reaped
+            return
         self.exit_code = returncode if returncode >= 0 else None
         resumable = self.driver.per_turn and self.driver.conversation_id is not None
         self.handle(ProcessExited(returncode, resumable, self.continuation_token))
@@ -233,12 +266,16 @@ class Session:
                 delivery.finish()
 
         prompt = delivery.turn.harness_text
-        argv = self.driver.next_argv(prompt)
         try:
+            argv = self.driver.next_argv(prompt)
             code = await self.supervisor.run(argv, self.driver.prompt_stdin(prompt), started)
         except CovenError as exc:  # the process could not start: the session is unchanged
             delivery.finish(exc)
             return
+        except BaseException:
+            if not delivery.done.is_set():  # the client must not wait for a dead turn
+                delivery.finish(InternalError("The session failed inside; see the daemon log."))
+            raise
         self._exited(code)
 
     # --- requests from clients -----------------------------------------------------------
@@ -246,9 +283,13 @@ class Session:
     async def send_input(self, data: str, body: dict[str, Any]) -> None:
         """``POST …/input``: raw bytes to a PTY/command, or a new turn for turn-based
         harnesses. Journals ``input`` once the harness has it."""
+        with self._boundary():
+            await self._send_input(data, body)
+
+    async def _send_input(self, data: str, body: dict[str, Any]) -> None:
         self._require_live()
         if self.driver.has_turns:
-            await self.start_turn(TurnInput.plain(data), input_body=body)
+            await self._start_turn(TurnInput.plain(data), body)
             return
         if self.supervisor.pid is None:  # the process is exiting
             raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
@@ -262,6 +303,10 @@ class Session:
         """Start a follow-up turn (409 ``turn_active`` mid-turn), answering open harness
         questions first. Nothing is journaled and the continuation token stays until
         the harness has the turn."""
+        with self._boundary():
+            await self._start_turn(turn, input_body)
+
+    async def _start_turn(self, turn: TurnInput, input_body: dict[str, Any] | None) -> None:
         self._require_live()
         if self.state.phase is not Phase.IDLE or self._delivering:
             raise TurnActive("A turn is already running.", details={"sessionId": self.id})
@@ -328,8 +373,9 @@ class Session:
         """``POST …/kill``: journal ``kill``, stop the harness with the full escalation.
         A write to the harness still in progress is cancelled."""
         self._require_live()
-        self.handle(KillRequested(self.supervisor.active))
-        self._interrupt()
+        with self._boundary():
+            self.handle(KillRequested(self.supervisor.active))
+            self._interrupt()
 
     async def stop(self) -> None:
         """Daemon shutdown: stop with the full escalation and wait until done."""

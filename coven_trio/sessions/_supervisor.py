@@ -132,6 +132,12 @@ class Supervisor:
                 details={"sessionId": self.label},
             ) from None
 
+    def kill(self) -> None:
+        """SIGKILL the process group now (the session failed inside); :meth:`run` reaps."""
+        self._stop_requested = True
+        if self.proc is not None:
+            self.proc.signal_group(signal.SIGKILL)
+
     def request_stop(self) -> None:
         """Stop the process with the full escalation (now, or as soon as it exists)."""
         self._stop_requested = True
