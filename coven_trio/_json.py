@@ -123,3 +123,40 @@ def _repair(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return [_repair(v, depth + 1) for v in value]
     return value
+
+
+def fit(value: Any, limit: int) -> tuple[Any, bytes]:
+    """``value`` made to encode within ``limit`` bytes by cutting its longest strings
+    (each cut is marked); returns the smaller value and its encoding. What still does
+    not fit becomes ``{"truncated": true}``."""
+    encoded = dumps(value)
+    for _ in range(64):
+        if len(encoded) <= limit:
+            return value, encoded
+        value = _repair(value)  # a private copy to cut
+        holder, key, text = _longest_string(value)
+        if holder is None or len(text) < 64:
+            break
+        raw = text.encode()
+        keep = max(0, len(raw) - (len(encoded) - limit) - 64)  # escapes make it approximate
+        cut = raw[:keep].decode("utf-8", "ignore")
+        holder[key] = f"{cut}…[{len(raw) - len(cut.encode())} bytes cut]"
+        encoded = dumps(value)
+    value = {"truncated": True}
+    return value, dumps(value)
+
+
+def _longest_string(value: Any) -> tuple[Any, Any, str]:
+    """The container, key and text of the longest string inside ``value``."""
+    best: tuple[Any, Any, str] = (None, None, "")
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in pairs:
+            if isinstance(child, str):
+                if len(child) > len(best[2]):
+                    best = (item, key, child)
+            elif isinstance(child, dict | list):
+                stack.append(child)
+    return best

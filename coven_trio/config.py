@@ -30,6 +30,13 @@ LINGER_TIMEOUT = 2.0
 MAX_CONNECTIONS = 1024
 #: Events endpoint pages stop before this many bytes (the Rust daemon's response budget).
 MAX_EVENTS_RESPONSE_BYTES = 4 * 1024 * 1024 - 1
+#: A streaming reader (NDJSON, WebSocket) that takes no batch (at most 1 MiB) for this
+#: long is disconnected, and what it held is freed.
+SEND_TIMEOUT = 30.0
+#: Session titles are cut to this many characters (a title defaults to the prompt).
+MAX_TITLE_CHARS = 200
+#: The bare-array session list stops before this many bytes (use ``limit``/``cursor``).
+SESSION_LIST_MAX_BYTES = 4 * 1024 * 1024
 
 # --- Sessions and harnesses (spec §6) ------------------------------------------------
 #: After stdin is closed, how long a harness may take to exit by itself (Claude flushes
@@ -42,9 +49,20 @@ SHUTDOWN_GRACE = 10.0
 #: A single harness output line longer than this is dropped with an ``output_truncated``
 #: entry (spec §6). Claude's SDK caps a message at 1 MiB; tool results can be larger.
 MAX_LINE_BYTES = 8 * 1024 * 1024
-#: Per-session journal budget. Past it, bulk entries (output, deltas, stderr, native
-#: events) are dropped and counted; control entries always land (docs/journal.md).
-JOURNAL_MAX_BYTES = 256 * 1024 * 1024
+#: Per-session journal budget. Past it, content entries (output, deltas, messages, tool
+#: calls and results, stderr, native events) are dropped and counted; lifecycle entries
+#: always land. A long Claude Code session journals a few MiB.
+JOURNAL_MAX_BYTES = 64 * 1024 * 1024
+#: Room above that for lifecycle entries; a journal past both ends its session
+#: (``journal_full``), so no session can grow without bound.
+JOURNAL_RESERVE_BYTES = 16 * 1024 * 1024
+#: Largest data of one entry (encoded). Bigger content is dropped, bigger lifecycle data
+#: cut; so every entry, escaped into an EventRecord (at most twice as long), fits an
+#: events page (MAX_EVENTS_RESPONSE_BYTES).
+MAX_ENTRY_BYTES = 1024 * 1024
+#: Every journal of the daemon together. Past it the oldest-ended sessions are forgotten
+#: first, then live sessions' content is dropped.
+JOURNALS_MAX_BYTES = 1024 * 1024 * 1024
 #: Live sessions at once; past it launches get 503 capacity_exhausted.
 MAX_SESSIONS = 256
 #: Ended sessions kept (with their journals) for reading; past it the oldest ended ones
@@ -105,6 +123,10 @@ class Config:
     shutdown_grace: float = SHUTDOWN_GRACE
     max_line_bytes: int = MAX_LINE_BYTES
     journal_max_bytes: int = JOURNAL_MAX_BYTES
+    journal_reserve_bytes: int = JOURNAL_RESERVE_BYTES
+    max_entry_bytes: int = MAX_ENTRY_BYTES
+    journals_max_bytes: int = JOURNALS_MAX_BYTES
+    send_timeout: float = SEND_TIMEOUT
     max_sessions: int = MAX_SESSIONS
     max_retained_sessions: int = MAX_RETAINED_SESSIONS
     #: Refuse peers whose uid differs from ours (spec §3). Only tests of the refusal

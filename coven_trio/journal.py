@@ -11,10 +11,17 @@ Readers keep their own cursor (an index). ``append`` wakes every parked reader t
 one ``trio.Event`` per journal, so a reader that fell behind takes everything available
 in one batch; nothing is queued per reader, so a slow reader only lags.
 
-Cap: past ``max_bytes`` bulk entries (raw output, deltas, stderr, native events) are
-dropped and counted; control entries (turns, status, exit, kill, input, errors) always
-land, and the first entry after a drop is ``output_truncated {droppedBytes,
-droppedEvents}`` (running totals for the session): never silent.
+Bounds (every entry counts toward them):
+
+* an entry's data is at most ``max_entry_bytes`` encoded, so any entry fits a page of the
+  events API: a larger content entry is dropped, a larger lifecycle entry keeps its shape
+  with its longest strings cut;
+* past ``max_bytes``, and while the daemon-wide :class:`MemoryBudget` is spent, content
+  entries (output, deltas, messages, tool calls and results, native events) are dropped
+  and counted; lifecycle entries (:data:`LIFECYCLE_TYPES`) always land. The first entry
+  kept after a drop is ``output_truncated {droppedBytes, droppedEvents}`` (running
+  totals for the session): never silent;
+* past ``hard_max_bytes`` the journal is :attr:`~Journal.full`: its session ends.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import json
 from array import array
 from bisect import bisect_right
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -32,14 +39,24 @@ from . import _json
 from ._clock import utc_now
 from .vocabulary import EntryType
 
-#: Entry types that may be dropped past the cap; everything else always lands.
-BULK_TYPES = frozenset(
+#: Entries that tell the session's lifecycle: never dropped (only cut to the entry size
+#: limit). Everything else is content, which the caps may drop.
+LIFECYCLE_TYPES = frozenset(
     {
-        EntryType.OUTPUT,
-        EntryType.STDERR,
-        EntryType.AGENT_CONTENT_DELTA,
-        EntryType.HARNESS_EVENT,
-        EntryType.MESSAGE_APPENDED,
+        EntryType.SESSION_STARTED,
+        EntryType.TURN_STARTED,
+        EntryType.MESSAGE_RECEIVED,
+        EntryType.INPUT_REQUESTED,
+        EntryType.RESULT_COMPLETED,
+        EntryType.TURN_COMPLETED,
+        EntryType.TURN_FAILED,
+        EntryType.SESSION_WAITING,
+        EntryType.SESSION_COMPLETED,
+        EntryType.SESSION_FAILED,
+        EntryType.INPUT,
+        EntryType.KILL,
+        EntryType.EXIT,
+        EntryType.OUTPUT_TRUNCATED,
     }
 )
 
@@ -69,12 +86,39 @@ class JournalClosed(Exception):
     """Appending to a journal whose session has ended."""
 
 
+@attrs.define(eq=False)
+class MemoryBudget:
+    """Bytes held by every journal of the daemon, against one limit. When spent,
+    :meth:`over` first asks ``reclaim`` to free what it can (the registry forgets the
+    oldest-ended sessions); what stays over makes journals drop content."""
+
+    limit: int
+    used: int = 0
+    reclaim: Callable[[], None] | None = None
+
+    def over(self) -> bool:
+        if self.used > self.limit and self.reclaim is not None:
+            self.reclaim()
+        return self.used > self.limit
+
+
 class Journal:
     """One session's entries, indexed densely from 0."""
 
-    def __init__(self, session_id: str, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        max_bytes: int,
+        max_entry_bytes: int = 1 << 20,
+        hard_max_bytes: int | None = None,
+        budget: MemoryBudget | None = None,
+    ) -> None:
         self.session_id = session_id
         self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self.hard_max_bytes = hard_max_bytes if hard_max_bytes is not None else 2 * max_bytes
+        self.budget = budget
         self._arena = bytearray()
         self._ends = array("Q")
         self._wakeup: trio.Event | None = None
@@ -82,6 +126,7 @@ class Journal:
         self.dropped_bytes = 0
         self.dropped_events = 0
         self._pending_drop = False
+        self._capped = False
 
     # --- writing -------------------------------------------------------------------------
 
@@ -92,19 +137,24 @@ class Journal:
     def nbytes(self) -> int:
         return len(self._arena)
 
+    @property
+    def full(self) -> bool:
+        """Past the hard limit: the session must end (lifecycle entries may still land)."""
+        return len(self._arena) > self.hard_max_bytes
+
     def append(self, type_: EntryType, data: Any = None) -> int | None:
-        """Append one entry; returns its index, or None if the cap dropped it."""
+        """Append one entry; returns its index, or None if a cap dropped it."""
         if self.closed:
             raise JournalClosed(self.session_id)
         encoded = b"" if data is None else _encode(data)
-        if type_ in BULK_TYPES and (
-            self.dropped_events or len(self._arena) + len(encoded) > self.max_bytes
-        ):
-            # Past the cap (once reached, it stays reached: no gaps refilled out of order).
-            self.dropped_bytes += len(encoded)
-            self.dropped_events += 1
-            self._pending_drop = True
-            return None
+        if type_ not in LIFECYCLE_TYPES:
+            if len(encoded) > self.max_entry_bytes or self._drops(len(encoded)):
+                self.dropped_bytes += len(encoded)
+                self.dropped_events += 1
+                self._pending_drop = True
+                return None
+        elif len(encoded) > self.max_entry_bytes:
+            encoded = _json.fit(data, self.max_entry_bytes)[1]
         if self._pending_drop:
             self._pending_drop = False
             self._write(
@@ -115,6 +165,20 @@ class Journal:
         self._wake()
         return index
 
+    def _drops(self, size: int) -> bool:
+        """Whether content of ``size`` bytes is dropped: past this journal's cap (once
+        reached, it stays reached, so no gap is refilled out of order) or while the
+        daemon's budget is spent."""
+        if not self._capped and len(self._arena) + size > self.max_bytes:
+            self._capped = True
+        return self._capped or (self.budget is not None and self.budget.over())
+
+    def release(self) -> None:
+        """The journal is forgotten: give its bytes back to the budget."""
+        if self.budget is not None:
+            self.budget.used -= len(self._arena)
+            self.budget = None
+
     def _write(self, type_: EntryType, encoded: bytes) -> int:
         index = len(self._ends)
         at = utc_now().encode()
@@ -124,6 +188,8 @@ class Journal:
             line = _LINE_NO_DATA % (type_.encode(), index, at)
         self._arena += line
         self._ends.append(len(self._arena))
+        if self.budget is not None:
+            self.budget.used += len(line)
         return index
 
     def close(self) -> None:

@@ -4,17 +4,31 @@ The library, not our own validator: a hand-written subset disagreed with the sta
 basic cases (``integer`` vs ``1.0``, ``$ref``, ``uniqueItems``, ``not``). It is imported
 on first use (~70 ms), so a daemon that never sees an ``outputSchema`` never pays it.
 
-Limits, so neither a client's schema nor an agent's answer can make the check expensive:
-a schema is at most :data:`MAX_SCHEMA_BYTES` of JSON and :data:`MAX_DEPTH` levels deep;
-an answer checked against it at most :data:`MAX_INSTANCE_BYTES` and :data:`MAX_DEPTH`.
+Neither a client's schema nor an agent's answer can make the check expensive:
+
+* a schema is at most :data:`MAX_SCHEMA_BYTES` of JSON and :data:`MAX_DEPTH` levels
+  deep; an answer checked against it at most :data:`MAX_INSTANCE_BYTES` and
+  :data:`MAX_DEPTH`;
+* every regular expression (``pattern``, ``patternProperties``, and the latter's use by
+  ``additionalProperties``) runs on RE2 (``google-re2``), which matches in linear time;
+  Python's backtracking ``re`` would hang on ``(a+)+$``. A pattern RE2 cannot compile
+  (backreferences, lookaround) is refused with the schema;
+* a check stops after :data:`MAX_STEPS` keyword applications (``allOf`` of many
+  schemas against a big answer), and runs in a worker thread, off the event loop.
+
 Remote ``$ref``\\ s are never fetched (they are unresolvable, hence errors).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+
+import trio
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -27,6 +41,8 @@ MAX_DEPTH = 32
 MAX_INSTANCE_BYTES = 1024 * 1024
 #: At most this many problems are reported for one answer.
 MAX_ERRORS = 20
+#: Keyword applications one check may make (about a second of CPU at most).
+MAX_STEPS = 200_000
 
 
 class SchemaRejected(ValueError):
@@ -53,10 +69,111 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
-def _validator_class() -> type[Validator]:
-    from jsonschema import Draft202012Validator
+class _TooExpensive(Exception):
+    pass
 
-    return Draft202012Validator
+
+_steps = threading.local()
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str) -> Any:
+    """RE2, compiled once per pattern (raises for what RE2 cannot match linearly)."""
+    import re2  # type: ignore[import-untyped]
+
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+def _counted(keyword: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        _steps.count = getattr(_steps, "count", 0) + 1
+        if _steps.count > MAX_STEPS:
+            raise _TooExpensive
+        return keyword(validator, value, instance, schema)
+
+    return apply
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        regex = _regex(pattern)
+        for key, value in instance.items():
+            if regex.search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    regexes = [_regex(p) for p in schema.get("patternProperties", {})]
+    extras = [
+        key
+        for key in instance
+        if key not in known and not any(regex.search(key) for regex in regexes)
+    ]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif additional is False and extras:
+        names = ", ".join(repr(extra) for extra in sorted(extras))
+        yield ValidationError(f"Additional properties are not allowed ({names} unexpected)")
+
+
+@functools.cache
+def _validator_class() -> type[Validator]:
+    from jsonschema import Draft202012Validator, validators
+
+    keywords = dict(Draft202012Validator.VALIDATORS)
+    keywords.update(
+        pattern=_pattern,
+        patternProperties=_pattern_properties,
+        additionalProperties=_additional_properties,
+    )
+    counted = {name: _counted(keyword) for name, keyword in keywords.items()}
+    extended: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, counted
+    )
+    return extended
+
+
+def _subschemas(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every object inside a schema, itself included."""
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _regexes(schema: Any) -> Iterator[str]:
+    """Every regular expression a schema holds (``pattern`` values and
+    ``patternProperties`` keys)."""
+    for item in _subschemas(schema):
+        if isinstance(item.get("pattern"), str):
+            yield item["pattern"]
+        if isinstance(item.get("patternProperties"), dict):
+            yield from item["patternProperties"]
 
 
 def check_schema(schema: Any) -> None:
@@ -74,6 +191,20 @@ def check_schema(schema: Any) -> None:
     except SchemaError as exc:
         where = "".join(f"[{p!r}]" for p in exc.absolute_path)
         raise SchemaRejected(f"'outputSchema{where}' is not valid: {exc.message}") from None
+    for pattern in _regexes(schema):
+        try:
+            _regex(pattern)
+        except Exception:  # re2.error: what RE2 cannot match in linear time
+            raise SchemaRejected(
+                f"pattern {pattern!r} is not supported: use a regular expression without "
+                "backreferences or lookaround (it must match in linear time)"
+            ) from None
+    unevaluated = any("unevaluatedProperties" in item for item in _subschemas(schema))
+    if unevaluated and any(True for _ in _regexes(schema)):
+        raise SchemaRejected(
+            "'unevaluatedProperties' together with patterns is not supported "
+            "(it would match them with a backtracking engine)"
+        )
 
 
 def validate(value: Any, schema: dict[str, Any]) -> list[str]:
@@ -85,6 +216,7 @@ def validate(value: Any, schema: dict[str, Any]) -> list[str]:
     from referencing.exceptions import Unresolvable
 
     errors = []
+    _steps.count = 0
     try:
         for error in _validator_class()(schema).iter_errors(value):
             errors.append(f"{_path(error.absolute_path)}: {error.message}")
@@ -92,7 +224,14 @@ def validate(value: Any, schema: dict[str, Any]) -> list[str]:
                 break
     except (Unresolvable, RecursionError) as exc:
         errors.append(f"$: the schema cannot be applied: {exc}")
+    except _TooExpensive:
+        errors.append(f"$: checking took more than {MAX_STEPS} steps; simplify the schema")
     return errors
+
+
+async def validate_off_loop(value: Any, schema: dict[str, Any]) -> list[str]:
+    """:func:`validate` in a worker thread, so a big check never holds the event loop."""
+    return await trio.to_thread.run_sync(validate, value, schema, abandon_on_cancel=True)
 
 
 def _path(parts: Any) -> str:

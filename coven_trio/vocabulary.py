@@ -84,6 +84,7 @@ class FailureCode(StrEnum):
     STOPPED = "stopped"
     LAUNCH_FAILED = "launch_failed"
     INTERNAL_ERROR = "internal_error"
+    JOURNAL_FULL = "journal_full"
     HARNESS_TURN_FAILED = "HARNESS_TURN_FAILED"
     OUTPUT_SCHEMA_NOT_FULFILLED = "OUTPUT_SCHEMA_NOT_FULFILLED"
     TOOL_EXECUTION_DENIED = "TOOL_EXECUTION_DENIED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import trio
 
 from coven_trio import schema
 
@@ -89,3 +90,61 @@ def test_extract_json_finds_the_answer() -> None:
     assert schema.extract_json('prefix {"a": 3} suffix') == (True, {"a": 3})
     assert schema.extract_json("no json here") == (False, None)
     assert schema.extract_json("[" * 100_000) == (False, None)
+
+
+EVIL = "(a+)+$"  # exponential for a backtracking engine on "aaaa…!"
+VICTIM = "a" * 50_000 + "!"
+
+
+@pytest.mark.timeout(10)  # Python's re would take longer than the universe
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"pattern": EVIL},
+        {"patternProperties": {EVIL: {"type": "string"}}, "additionalProperties": False},
+        {"propertyNames": {"pattern": EVIL}},
+    ],
+)
+def test_patterns_match_in_linear_time(rules: dict[str, Any]) -> None:
+    value: Any = VICTIM if "pattern" in rules else {VICTIM: 1}
+    schema.check_schema(rules)
+    assert schema.validate(value, rules) != []
+    assert schema.validate("aaa" if "pattern" in rules else {"aaa": "x"}, rules) == []
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)a", r"(?<!b)a"])
+def test_patterns_without_a_linear_time_match_are_refused(pattern: str) -> None:
+    with pytest.raises(schema.SchemaRejected, match="linear time"):
+        schema.check_schema({"properties": {"x": {"pattern": pattern}}})
+
+
+def test_unevaluated_properties_with_patterns_are_refused() -> None:
+    rules = {"patternProperties": {"^a": {}}, "unevaluatedProperties": False}
+    with pytest.raises(schema.SchemaRejected, match="unevaluatedProperties"):
+        schema.check_schema(rules)
+
+
+@pytest.mark.timeout(20)
+def test_a_check_stops_at_its_step_budget() -> None:
+    rules = {"allOf": [{"items": {"type": "integer", "minimum": -1}} for _ in range(1000)]}
+    schema.check_schema(rules)
+    errors = schema.validate(list(range(10_000)), rules)
+    assert errors[-1] == f"$: checking took more than {schema.MAX_STEPS} steps; simplify the schema"
+
+
+async def test_validation_runs_off_the_event_loop() -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    rules = {"allOf": [{"items": {"type": "integer"}} for _ in range(100)]}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        errors = await schema.validate_off_loop(list(range(1000)), rules)
+        nursery.cancel_scope.cancel()
+    assert errors == []
+    assert ticks > 1  # the loop kept turning while the check ran

@@ -13,7 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from .. import models
-from ..config import MAX_EVENTS_RESPONSE_BYTES
+from .._json import dumps
+from ..config import MAX_EVENTS_RESPONSE_BYTES, SESSION_LIST_MAX_BYTES
 from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
 from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
@@ -158,7 +159,7 @@ class CovenV1:
         sessions = self.ctx.sessions.ordered()
         records = [models.unstructure(s.record()) for s in sessions]
         if not {"limit", "cursor", "includeArchived"} & query.keys():
-            return Response.json(records)
+            return _bare_list(records)
         limit = int_param(query, "limit")
         limit = 100 if limit is None else limit
         if not 1 <= limit <= 1000:
@@ -225,6 +226,23 @@ class CovenV1:
                 lambda send: tail(journal, start, send, event_records),
             )
         return Response(body=_events_page(journal, start, limit))
+
+
+def _bare_list(records: list[dict[str, Any]]) -> Response:
+    """The whole list, newest first, up to SESSION_LIST_MAX_BYTES; past it the rest is
+    left out and ``x-coven-truncated: true`` says so (pages have no such limit)."""
+    parts: list[bytes] = []
+    size = 2
+    for record in records:
+        encoded = dumps(record)
+        if size + len(encoded) + 1 > SESSION_LIST_MAX_BYTES:
+            return Response(body=b"[" + b",".join(parts) + b"]", headers=[_TRUNCATED])
+        parts.append(encoded)
+        size += len(encoded) + 1
+    return Response(body=b"[" + b",".join(parts) + b"]")
+
+
+_TRUNCATED = ("x-coven-truncated", "true")
 
 
 def _encode_cursor(record: dict[str, Any]) -> str:

@@ -51,7 +51,7 @@ async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Ses
                 return
 
 
-def _upgrade(session: Session, start: int) -> Upgrade:
+def _upgrade(session: Session, start: int, send_timeout: float) -> Upgrade:
     async def run(stream: trio.abc.Stream) -> None:
         async with trio.open_nursery() as nursery:
             request = await trio_websocket.wrap_server_stream(
@@ -60,8 +60,9 @@ def _upgrade(session: Session, start: int) -> Upgrade:
             ws = await request.accept()
 
             async def send(chunk: bytes) -> None:
-                for line in chunk.splitlines():
-                    await ws.send_message(line.decode())
+                with trio.fail_after(send_timeout):  # a stalled reader is dropped
+                    for line in chunk.splitlines():
+                        await ws.send_message(line.decode())
 
             async def serve_commands() -> None:
                 await _receive_commands(ws, session)
@@ -71,7 +72,7 @@ def _upgrade(session: Session, start: int) -> Upgrade:
             try:
                 await tail(session.journal, start, send, eve_lines)
                 await ws.aclose()
-            except trio_websocket.ConnectionClosed:
+            except (trio_websocket.ConnectionClosed, trio.TooSlowError):
                 pass
             nursery.cancel_scope.cancel()
 
@@ -90,7 +91,7 @@ class WebSocketView:
                 "This route speaks WebSocket: send `Upgrade: websocket`.",
                 headers=[("upgrade", "websocket")],
             )
-        return _upgrade(session, start)
+        return _upgrade(session, start, self.ctx.config.send_timeout)
 
 
 def install(router: Router, ctx: ApiContext) -> Any:

@@ -45,13 +45,19 @@ async def send_stream(
     state = _StreamState()
 
     async def send(chunk: bytes) -> None:
-        await stream.send_all(conn.send(h11.Data(data=chunk)))
+        # A reader that takes nothing for send_timeout is gone in all but name: drop it,
+        # and what it pinned (the batch, the connection) goes with it.
+        with trio.fail_after(config.send_timeout):
+            await stream.send_all(conn.send(h11.Data(data=chunk)))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_watch_disconnect, stream, conn, nursery.cancel_scope, state, config)
         try:
             await response.write_body(send)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
+            state.disconnected = True
+        except trio.TooSlowError:
+            log.info("stalled stream reader dropped: %s %s", request.method, request.path)
             state.disconnected = True
         except Exception:
             log.exception("stream writer failed: %s %s", request.method, request.path)

@@ -1,7 +1,7 @@
 """What clients put into a session: turns, their answers to harness questions, and the
 continuation token that orders follow-ups.
 
-Pure bookkeeping, no processes: :class:`Interaction` remembers the open questions
+Bookkeeping, no processes: :class:`Interaction` remembers the open questions
 (``input.requested``), the current turn's ``outputSchema`` and last assistant text, and
 turns a follow-up into the lines the harness must read. The session decides when.
 """
@@ -70,7 +70,7 @@ class Interaction:
             for request in data.get("requests", []):
                 self.pending[str(request.get("requestId"))] = request
 
-    def outcome(
+    async def outcome(
         self, failed: bool, data: dict[str, Any]
     ) -> tuple[list[Entry], bool, dict[str, Any]]:
         """The end of a turn the harness reported: entries to journal before it, whether
@@ -80,7 +80,9 @@ class Interaction:
         if failed or output_schema is None:
             return [], failed, data
         found, value = schema.extract_json(self._last_text or "")
-        errors = schema.validate(value, output_schema) if found else ["no JSON in the answer"]
+        errors = ["no JSON in the answer"]
+        if found:  # off the event loop: a big answer must not hold it
+            errors = await schema.validate_off_loop(value, output_schema)
         if not errors:
             return [(EntryType.RESULT_COMPLETED, {"result": value})], False, {}
         return (

@@ -14,10 +14,10 @@ from typing import Any
 import trio
 
 from .._clock import new_session_id
-from ..config import Config
+from ..config import MAX_TITLE_CHARS, Config
 from ..errors import CapacityExhausted, SessionNotFound
 from ..harness import HarnessCatalog, make_driver
-from ..journal import Journal
+from ..journal import Journal, MemoryBudget
 from ..launch import plan_launch
 from ..models import LaunchRequest
 from ._interaction import TurnInput
@@ -36,6 +36,7 @@ class SessionRegistry:
         self._sessions: dict[str, Session] = {}
         #: Ids of ended sessions, oldest end first (what retention forgets first).
         self._ended: dict[str, None] = {}
+        self.budget = MemoryBudget(config.journals_max_bytes, reclaim=self._reclaim)
         self._nursery: trio.Nursery | None = None
         self._launching = 0
         self.closing = False
@@ -99,9 +100,21 @@ class SessionRegistry:
         """Keep at most ``max_retained_sessions`` ended sessions (the oldest-ended go)."""
         self._ended[session.id] = None
         while len(self._ended) > self.config.max_retained_sessions:
-            oldest = next(iter(self._ended))
-            del self._ended[oldest]
-            self._sessions.pop(oldest, None)
+            self._forget_oldest_ended()
+        self.budget.over()  # reclaims past the memory budget too
+
+    def _reclaim(self) -> None:
+        """The journals' memory budget is spent: forget ended sessions, oldest-ended
+        first, until it is not (or none is left)."""
+        while self.budget.used > self.budget.limit and self._ended:
+            self._forget_oldest_ended()
+
+    def _forget_oldest_ended(self) -> None:
+        oldest = next(iter(self._ended))
+        del self._ended[oldest]
+        session = self._sessions.pop(oldest, None)
+        if session is not None:
+            session.journal.release()
 
     def _prepare(
         self,
@@ -124,16 +137,25 @@ class SessionRegistry:
         turn = first_turn or TurnInput.plain(plan.prompt)
         session_id = new_session_id()
         title = request.title if request.title and request.title.strip() else plan.prompt
+        title = title or " ".join(plan.command or ())
+        if len(title) > MAX_TITLE_CHARS:
+            title = title[: MAX_TITLE_CHARS - 1] + "…"
         session = Session(
             id=session_id,
             harness=plan.harness,
             driver=driver,
             project_root=plan.project_root,
             cwd=plan.cwd,
-            title=title or " ".join(plan.command or ()),
+            title=title,
             launch_mode=plan.mode,
             config=self.config,
-            journal=Journal(session_id, max_bytes=self.config.journal_max_bytes),
+            journal=Journal(
+                session_id,
+                max_bytes=self.config.journal_max_bytes,
+                max_entry_bytes=self.config.max_entry_bytes,
+                hard_max_bytes=self.config.journal_max_bytes + self.config.journal_reserve_bytes,
+                budget=self.budget,
+            ),
             first_turn=turn,
             agent=agent,
             on_end=self._on_end,

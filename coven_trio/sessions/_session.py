@@ -152,15 +152,22 @@ class Session:
         """Apply ``event`` to the state and journal what it means."""
         for type_, data in self.state.handle(event):
             self.journal.append(type_, data)
-        if self.state.ended and not self.journal.closed:
-            self.journal.close()
+        if self.state.ended:
+            if not self.journal.closed:
+                self.journal.close()
+        elif self.journal.full:
+            log.warning("session %s: journal full, ending the session", self.id)
+            self.supervisor.kill()
+            self._wake.set()
+            limit = self.journal.hard_max_bytes
+            self.handle(Aborted(FailureCode.JOURNAL_FULL, f"The journal reached {limit} bytes."))
 
-    def _on_output(self, entries: list[Entry]) -> None:
+    async def _on_output(self, entries: list[Entry]) -> None:
         """The supervisor's sink: translated harness output, in order."""
         for type_, data in entries:
             if type_ in _TURN_ENDS:
                 if self.state.turn is TurnState.ACTIVE:
-                    extra, failed, end = self.interaction.outcome(
+                    extra, failed, end = await self.interaction.outcome(
                         type_ is EntryType.TURN_FAILED, data or {}
                     )
                     for extra_type, extra_data in extra:

@@ -14,7 +14,7 @@ import codecs
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import trio
 
@@ -34,7 +34,7 @@ DRAIN_GRACE = 1.0
 INPUT_TIMEOUT = 10.0
 
 #: Where translated output goes (the session).
-Sink = Callable[[list[Entry]], None]
+Sink = Callable[[list[Entry]], Awaitable[None]]
 
 
 class Supervisor:
@@ -164,7 +164,7 @@ class Supervisor:
         if not self._output_open.is_set():
             await self._output_open.wait()
         if entries:
-            self._sink(entries)
+            await self._sink(entries)
 
     async def _read_stdout(self, proc: HarnessProcess) -> None:
         if self.driver.structured:
