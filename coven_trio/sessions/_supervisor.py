@@ -32,6 +32,10 @@ log = logging.getLogger("coven_trio.sessions")
 DRAIN_GRACE = 1.0
 #: A write to a harness's stdin that takes longer than this fails the request (500).
 INPUT_TIMEOUT = 10.0
+#: Lines handled between two yields to the event loop: a chunk of short lines (64 KiB
+#: of them is ~650) would otherwise hold the loop for ~10 ms, and a flooding harness
+#: would delay every other task by several of those.
+LINES_PER_SLICE = 64
 
 #: Where translated output goes (the session).
 Sink = Callable[[list[Entry]], Awaitable[None]]
@@ -183,7 +187,11 @@ class Supervisor:
         translate = self.driver.translate if structured else self.driver.translate_stderr
         framer = LineFramer(self.config.max_line_bytes)
         while chunk := await _receive(stream):
-            await self._emit(self._entries(framer.feed(chunk), translate))
+            lines = framer.feed(chunk)
+            for start in range(0, len(lines), LINES_PER_SLICE):
+                if start:
+                    await trio.lowlevel.checkpoint()  # fairness: let other tasks run
+                await self._emit(self._entries(lines[start : start + LINES_PER_SLICE], translate))
         await self._emit(self._entries(framer.flush(), translate))
 
     def _entries(
