@@ -57,12 +57,12 @@ class HarnessProcess:
 
     async def close_stdin(self) -> None:
         """EOF on stdin: how an agent CLI is asked to finish. A PTY stays open (closing
-        its master would hang up the terminal, which is SIGTERM's job)."""
+        its master would hang up the terminal, which is SIGTERM's job). Never waits for
+        a write in progress: closing makes that write fail at once."""
         if self.stdin is None or self.is_pty or self.stdin_closed:
             return
         self.stdin_closed = True
-        async with self._stdin_lock:
-            await trio.aclose_forcefully(self.stdin)
+        await trio.aclose_forcefully(self.stdin)
 
     def signal_group(self, signum: int) -> None:
         """Signal every process of the harness's group; a gone group is fine."""

@@ -109,17 +109,21 @@ class Supervisor:
             gate.set()
 
     async def _deliver(self, proc: HarnessProcess, stdin: bytes | None) -> None:
+        """Hand the process its prompt. A process that closed stdin (or exited) before
+        reading it is not a failed launch: it is a session that ended, and its exit and
+        output say how. One that stalls for ``INPUT_TIMEOUT`` is."""
         try:
             with trio.fail_after(INPUT_TIMEOUT):
                 if stdin is not None:
                     await proc.write(stdin)
                 if self.driver.close_stdin_after_prompt:
                     await proc.close_stdin()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            log.info("session %s: the harness closed stdin before its prompt", self.label)
+        except trio.TooSlowError:
             await proc.kill_now()
             raise LaunchFailed(
-                f"`{self.label}` did not take its prompt on stdin "
-                f"(child closed stdin or stalled: {type(exc).__name__})"
+                f"`{self.label}` did not take its prompt on stdin within {INPUT_TIMEOUT:g} s"
             ) from None
 
     async def write(self, data: bytes) -> None:
