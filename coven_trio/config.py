@@ -132,6 +132,10 @@ class Config:
     #: Refuse peers whose uid differs from ours (spec §3). Only tests of the refusal
     #: path itself would turn it off.
     check_peer_uid: bool = True
+    #: Adopt harnesses' orphaned descendants (PR_SET_CHILD_SUBREAPER), so what escapes a
+    #: session's process group is still ours to stop and reap. A program that embeds the
+    #: daemon and minds its own orphans may turn it off.
+    subreaper: bool = True
 
     @property
     def socket_path(self) -> Path:

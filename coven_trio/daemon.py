@@ -29,6 +29,7 @@ from ._version import __version__
 from .api import ApiContext, DaemonIdentity, build_router
 from .config import Config
 from .harness import HarnessCatalog
+from .harness._tree import REAPER, become_subreaper
 from .http import HttpServer
 from .journal import Journal
 from .models import LaunchRequest, SessionRecord
@@ -146,21 +147,40 @@ async def _run(
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
     config = daemon.config
-    with daemon._force:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(daemon.sessions.run)
-            await nursery.start(server.serve, sock)
-            log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
-            task_status.started(daemon)
-            await daemon._shutdown.wait()
-            log.info("shutting down")
-            server.stop_accepting()
-            with trio.move_on_after(config.shutdown_grace) as grace:
-                await daemon.sessions.stop_all()
-                await server.wait_idle()
-            if grace.cancelled_caught:
-                log.warning("shutdown grace of %gs ran out", config.shutdown_grace)
-            nursery.cancel_scope.cancel()
+    subreaper = config.subreaper and become_subreaper()
+    try:
+        with daemon._force:
+            await _serve_until_shutdown(daemon, server, sock, task_status, subreaper)
+    finally:
+        if subreaper:
+            await REAPER.drain()  # what the stopping sessions killed last
+            become_subreaper(False)
+
+
+async def _serve_until_shutdown(
+    daemon: Daemon,
+    server: HttpServer,
+    sock: trio.socket.SocketType,
+    task_status: trio.TaskStatus[Daemon],
+    subreaper: bool,
+) -> None:
+    config = daemon.config
+    async with trio.open_nursery() as nursery:
+        if subreaper:
+            await nursery.start(REAPER.run)
+        await nursery.start(daemon.sessions.run)
+        await nursery.start(server.serve, sock)
+        log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
+        task_status.started(daemon)
+        await daemon._shutdown.wait()
+        log.info("shutting down")
+        server.stop_accepting()
+        with trio.move_on_after(config.shutdown_grace) as grace:
+            await daemon.sessions.stop_all()
+            await server.wait_idle()
+        if grace.cancelled_caught:
+            log.warning("shutdown grace of %gs ran out", config.shutdown_grace)
+        nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager

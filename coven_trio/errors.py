@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     REQUEST_TIMEOUT = "request_timeout"
     SESSION_NOT_LIVE = "session_not_live"
     TURN_ACTIVE = "turn_active"
+    NOT_A_TERMINAL = "not_a_terminal"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     EVENT_RESPONSE_TOO_LARGE = "event_response_too_large"
     REQUEST_HEADER_FIELDS_TOO_LARGE = "request_header_fields_too_large"
@@ -165,6 +166,13 @@ class RequestTimeout(CovenError):
 class SessionNotLive(CovenError):
     status = 409
     code = ErrorCode.SESSION_NOT_LIVE
+
+
+class NotATerminal(CovenError):
+    """Resizing a session that has no PTY."""
+
+    status = 409
+    code = ErrorCode.NOT_A_TERMINAL
 
 
 class TurnActive(CovenError):

@@ -162,6 +162,20 @@ class LaunchRequest:
     command: list[str] | None = None
 
 
+def _window_side(instance: Any, attribute: Any, value: int) -> None:
+    if not 1 <= value <= 10_000:
+        raise ValueError(f"`{attribute.name}` must be between 1 and 10000")
+
+
+@camel
+@attrs.frozen
+class ResizeRequest:
+    """``POST /api/v1/sessions/:id/resize`` (and the WebSocket ``resize`` message)."""
+
+    cols: int = attrs.field(validator=_window_side)
+    rows: int = attrs.field(validator=_window_side)
+
+
 @attrs.frozen
 class SessionRecord:
     """The Rust daemon's SessionRecord (snake_case, field order kept) plus our fields."""

@@ -201,6 +201,12 @@ class CovenV1:
         await session.send_input(input_data(body, details), body)
         return Response.json({"ok": True, "accepted": True}, status=202)
 
+    async def resize(self, request: Request) -> Response:
+        session = self.ctx.sessions.get(request.params["id"])
+        size = models.structure(request.json_object(), models.ResizeRequest)
+        session.resize(size.rows, size.cols)
+        return Response.json({"ok": True, "accepted": True}, status=202)
+
     async def kill(self, request: Request) -> Response:
         await self.ctx.sessions.kill(request.params["id"])
         return Response.json({"ok": True, "accepted": True}, status=202)
@@ -334,6 +340,7 @@ def install(router: Router, ctx: ApiContext) -> CovenV1:
     router.add("GET", f"{PREFIX}/sessions/{{id}}", api.get_session)
     router.add("POST", f"{PREFIX}/sessions/{{id}}/input", api.send_input)
     router.add("POST", f"{PREFIX}/sessions/{{id}}/kill", api.kill)
+    router.add("POST", f"{PREFIX}/sessions/{{id}}/resize", api.resize)
     router.add("GET", f"{PREFIX}/sessions/{{id}}/events", api.events)
     router.add("GET", f"{PREFIX}/events", api.events)
     return api

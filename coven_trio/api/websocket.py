@@ -2,8 +2,9 @@
 
 Each journal entry is one text message in the eve line shape (replay, then live; the
 same cursor semantics as the NDJSON stream). The client may send
-``{"type":"input","data":…}`` messages, which act like ``POST …/input``; a refused one
-is answered with ``{"type":"error","error":{code,message}}``. The socket closes (1000)
+``{"type":"input","data":…}`` (like ``POST …/input``) and ``{"type":"resize","cols":…,
+"rows":…}`` (like ``POST …/resize``); a refused one is answered with
+``{"type":"error","error":{code,message}}``. The socket closes (1000)
 after the session's terminal entry.
 
 The h11 request already parsed is handed to trio-websocket by replaying its head in
@@ -17,6 +18,7 @@ from typing import Any
 import trio
 import trio_websocket
 
+from .. import models
 from .._json import JsonRejected, dumps, loads_request
 from ..errors import CovenError, InvalidRequest
 from ..http import Request, Response, Router, Upgrade
@@ -38,10 +40,17 @@ async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Ses
         try:
             raw = message if isinstance(message, bytes) else message.encode()
             command = loads_request(raw)
-            if not isinstance(command, dict) or command.get("type") != "input":
-                raise InvalidRequest('expected {"type":"input","data":"…"}')
-            body = {k: v for k, v in command.items() if k != "type"}
-            await session.send_input(input_data(body, {"sessionId": session.id}), body)
+            kind = command.get("type") if isinstance(command, dict) else None
+            body = {k: v for k, v in command.items() if k != "type"} if kind else {}
+            if kind == "input":
+                await session.send_input(input_data(body, {"sessionId": session.id}), body)
+            elif kind == "resize":
+                size = models.structure(body, models.ResizeRequest)
+                session.resize(size.rows, size.cols)
+            else:
+                raise InvalidRequest(
+                    'expected {"type":"input","data":…} or {"type":"resize","cols":…,"rows":…}'
+                )
         except (JsonRejected, CovenError) as exc:
             error = exc if isinstance(exc, CovenError) else InvalidRequest("invalid JSON")
             reply = {"type": "error", "error": {"code": error.code, "message": error.message}}

@@ -6,16 +6,24 @@ stdin → ``stdin_grace`` → SIGTERM to the group → ``term_grace`` → SIGKIL
 and the root is always reaped. After the root exits the rest of its group is SIGKILLed,
 so a grandchild can neither outlive the session nor hold its pipes open. If the owning
 task is cancelled, the group is SIGKILLed and reaped under a shield on the way out.
+(What leaves the group is found by ``_tree.py``.)
+
+A PTY harness gets the PTY as its controlling terminal (``setsid`` + ``TIOCSCTTY``), so
+^C, job control and SIGWINCH work, and it gets SIGHUP when the master closes — the
+daemon's death included. Its window starts at :data:`DEFAULT_WINSIZE` and can be resized.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import pty
 import signal
+import struct
 import subprocess
+import termios
 from collections.abc import Sequence
 
 import attrs
@@ -23,6 +31,8 @@ import trio
 
 #: Reads from a harness: the pipe capacity, and trio's own default.
 READ_SIZE = 65536
+#: A PTY's window until a client says otherwise: (rows, columns), the VT100's.
+DEFAULT_WINSIZE = (24, 80)
 
 
 class SpawnError(Exception):
@@ -38,6 +48,7 @@ class HarnessProcess:
     stderr: trio.abc.ReceiveStream | None
     stdin: trio.abc.SendStream | None
     is_pty: bool
+    master_fd: int | None = None
     _stdin_lock: trio.Lock = attrs.field(factory=trio.Lock)
     stdin_closed: bool = False
 
@@ -87,6 +98,12 @@ class HarnessProcess:
             self.signal_group(signal.SIGKILL)
             await self.process.wait()
 
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the PTY's window (the harness gets SIGWINCH); raises OSError if gone."""
+        if self.master_fd is None:
+            raise OSError(errno.ENOTTY, "not a terminal")
+        set_winsize(self.master_fd, rows, cols)
+
     async def aclose_streams(self) -> None:
         for stream in (self.stdin, self.stdout, self.stderr):
             if stream is not None:
@@ -118,10 +135,11 @@ async def spawn(
 
 
 async def _open(
-    argv: Sequence[str], cwd: str, env: dict[str, str] | None, stdio: int
+    argv: Sequence[str], cwd: str, env: dict[str, str] | None, stdio: int, tty: bool = False
 ) -> trio.Process:
     """Every harness starts the same way: its own session (process group), all three
-    standard streams on ``stdio`` (pipes, or the PTY's child side)."""
+    standard streams on ``stdio`` (pipes, or the PTY's child side, which then becomes
+    its controlling terminal)."""
     return await trio.lowlevel.open_process(
         list(argv),
         cwd=cwd,
@@ -130,7 +148,18 @@ async def _open(
         stdout=stdio,
         stderr=stdio,
         start_new_session=True,
+        preexec_fn=_take_terminal if tty else None,
     )
+
+
+def _take_terminal() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """In the child, after ``setsid``: make stdin (the PTY) the controlling terminal.
+    Only a system call: nothing here may take a lock another thread could hold."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 class _PtyMaster(trio.abc.HalfCloseableStream):
@@ -163,11 +192,14 @@ class _PtyMaster(trio.abc.HalfCloseableStream):
 async def _spawn_pty(argv: Sequence[str], cwd: str, env: dict[str, str] | None) -> HarnessProcess:
     master, slave = pty.openpty()
     try:
-        process = await _open(argv, cwd, env, slave)
+        set_winsize(master, *DEFAULT_WINSIZE)
+        process = await _open(argv, cwd, env, slave, tty=True)
     except BaseException:
         os.close(master)
         raise
     finally:
         os.close(slave)
     stream = _PtyMaster(master)
-    return HarnessProcess(process=process, stdout=stream, stderr=None, stdin=stream, is_pty=True)
+    return HarnessProcess(
+        process=process, stdout=stream, stderr=None, stdin=stream, is_pty=True, master_fd=master
+    )

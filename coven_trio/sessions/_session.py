@@ -20,7 +20,7 @@ import trio
 
 from .._clock import utc_now
 from ..config import Config
-from ..errors import CovenError, InternalError, SessionNotLive, TurnActive
+from ..errors import CovenError, InternalError, NotATerminal, SessionNotLive, TurnActive
 from ..harness import Driver
 from ..journal import Journal
 from ..models import SessionRecord
@@ -375,6 +375,18 @@ class Session:
     def _require_live(self) -> None:
         if not self.state.live:
             raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Resize the session's terminal (PTY sessions); the harness gets SIGWINCH."""
+        self._require_live()
+        if not self.driver.use_pty:
+            raise NotATerminal(
+                "This session has no terminal to resize.", details={"sessionId": self.id}
+            )
+        try:
+            self.supervisor.resize(rows, cols)
+        except OSError:
+            raise SessionNotLive("Session is not live.", details={"sessionId": self.id}) from None
 
     def kill(self) -> None:
         """``POST …/kill``: journal ``kill``, stop the harness with the full escalation.

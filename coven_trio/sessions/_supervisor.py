@@ -23,6 +23,7 @@ from ..errors import LaunchFailed, SendInputFailed
 from ..harness import Driver
 from ..harness._lines import LineFramer, Truncated
 from ..harness._process import READ_SIZE, HarnessProcess, SpawnError, spawn
+from ..harness._tree import REAPER, marker_env, stop_marked
 from ..vocabulary import Entry, EntryType
 
 log = logging.getLogger("coven_trio.sessions")
@@ -78,9 +79,11 @@ class Supervisor:
         gate = self._output_open = trio.Event()
         try:
             try:
-                proc = await spawn(argv, cwd=self.cwd, use_pty=self.driver.use_pty)
+                env = marker_env(self.label)
+                proc = await spawn(argv, cwd=self.cwd, use_pty=self.driver.use_pty, env=env)
             except SpawnError as exc:
                 raise LaunchFailed(str(exc)) from None
+            REAPER.managed.add(proc.pid)
             self.proc = proc
             log.info("session %s: started pid %d: %s", self.label, proc.pid, argv[0])
             try:
@@ -102,6 +105,8 @@ class Supervisor:
                 self._nursery = None
                 if proc.alive():  # cancelled or failed before the root exited
                     await proc.kill_now()
+                REAPER.managed.discard(proc.pid)
+                await stop_marked(self.label)  # whatever is left, in the group or not
                 await proc.aclose_streams()
             return code
         finally:
@@ -145,6 +150,13 @@ class Supervisor:
         self._stop_requested = True
         if self.proc is not None:
             self.proc.signal_group(signal.SIGKILL)
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Resize the live process's PTY; False-y sessions (pipes) raise OSError."""
+        proc = self.proc
+        if proc is None or not proc.alive():
+            raise OSError("no live process")
+        proc.resize(rows, cols)
 
     def request_stop(self) -> None:
         """Stop the process with the full escalation (now, or as soon as it exists)."""

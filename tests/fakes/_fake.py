@@ -27,6 +27,17 @@ def setup_mode():
     """Side behaviours that do not depend on the CLI."""
     if MODE == "ignore_sigterm":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if MODE == "escape":  # descendants that leave the process group
+        pids = [subprocess.Popen(["setsid", "sleep", "300"]).pid]  # own session, same pid
+        if os.fork() == 0:  # a classic daemon: fork, setsid, fork, parent exits
+            os.setsid()
+            if os.fork() == 0:
+                with open(os.environ["FAKE_ESCAPE_PIDS"] + ".daemon", "w") as f:
+                    f.write(str(os.getpid()))
+                time.sleep(300)
+            os._exit(0)
+        with open(os.environ["FAKE_ESCAPE_PIDS"], "w") as f:
+            f.write(" ".join(map(str, pids)))
     if MODE == "grandchild":
         child = subprocess.Popen(["sleep", "300"])
         path = os.environ.get("FAKE_GRANDCHILD_PID")

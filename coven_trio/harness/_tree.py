@@ -1,0 +1,180 @@
+"""Everything a harness starts, found and stopped — even what left its process group.
+
+A process group is not a fence: a descendant that calls ``setsid`` (or daemonizes, as
+Codex's ``app-server`` does) leaves it, and a group signal no longer reaches it. So:
+
+* every harness runs with ``COVEN_SESSION_ID=<session id>`` in its environment, which its
+  descendants inherit wherever they move; :func:`kill_marked` finds every process of
+  ours that carries a session's marker (``/proc/*/environ``) and SIGKILLs it;
+* the daemon makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``), so an escaped
+  descendant whose parent dies becomes the daemon's child instead of init's; the
+  :class:`Reaper` reaps such children — only ones it saw carry a marker, and never a
+  harness root (trio waits for those), so an embedding program's own children are
+  left alone.
+
+Linux only (``/proc``, ``prctl``); elsewhere these are no-ops and the process group is
+all there is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import trio
+
+log = logging.getLogger("coven_trio.harness")
+
+MARKER = "COVEN_SESSION_ID"
+_PR_SET_CHILD_SUBREAPER = 36
+_PROC = Path("/proc")
+#: How often the reaper looks for zombie children.
+REAP_INTERVAL = 1.0
+
+
+def become_subreaper(on: bool = True) -> bool:
+    """Adopt orphaned descendants (Linux), or stop; True if the call took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def marker_env(session_id: str) -> dict[str, str]:
+    """The environment a session's processes start with: ours, plus the marker."""
+    return {**os.environ, MARKER: session_id}
+
+
+def _environ_has(pid: int, needle: bytes) -> bool:
+    try:
+        return needle in (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:  # gone, a zombie, or not ours to read
+        return False
+
+
+def _our_pids() -> list[int]:
+    uid, me = os.geteuid(), os.getpid()
+    pids = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(_PROC):
+            if entry.name.isdigit() and int(entry.name) != me:
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_uid == uid:
+                        pids.append(int(entry.name))
+    return pids
+
+
+def marked(session_id: str) -> list[int]:
+    """Live processes of ours that carry ``session_id``'s marker."""
+    needle = f"{MARKER}={session_id}\0".encode()
+    return [pid for pid in _our_pids() if _environ_has(pid, needle)]
+
+
+def kill_marked(session_id: str) -> list[int]:
+    """SIGKILL every process carrying ``session_id``'s marker; returns their pids."""
+    pids = marked(session_id)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    if pids:
+        log.info("session %s: killed %d escaped process(es): %s", session_id, len(pids), pids)
+    REAPER.adopt(pids)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    """Running (not a zombie, not gone)."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+async def stop_marked(session_id: str, timeout: float = 1.0) -> None:
+    """SIGKILL every process of the session and wait (up to ``timeout``, even while
+    cancelled) until none runs: once this returns, the session has no process left."""
+    pids = kill_marked(session_id)
+    with trio.CancelScope(shield=True), trio.move_on_after(timeout):
+        while any(_alive(pid) for pid in pids):
+            await trio.sleep(0.01)
+
+
+def _children() -> list[int]:
+    """Our direct children (``/proc/self/task/*/children``)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in (_PROC / "self" / "task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+class Reaper:
+    """Reaps adopted children (escaped harness descendants) once they are zombies.
+
+    A marked child is adopted only when two scans in a row find it unmanaged: a harness
+    root is registered as managed right after it is spawned, so the first scan may see
+    a root that is not registered yet, the second never does.
+    """
+
+    def __init__(self) -> None:
+        #: Harness roots: trio waits for these, so the reaper never may.
+        self.managed: set[int] = set()
+        #: Children known to belong to a session (seen with a marker, or killed by us).
+        self._adopted: set[int] = set()
+        self._candidates: set[int] = set()
+
+    def adopt(self, pids: list[int]) -> None:
+        self._adopted.update(p for p in pids if p not in self.managed)
+
+    def reap_once(self) -> int:
+        """Learn new marked children, reap finished adopted ones; returns how many."""
+        reaped = 0
+        children = set(_children())
+        unknown = children - self.managed - self._adopted
+        self._adopted |= unknown & self._candidates
+        self._candidates = {
+            pid for pid in unknown - self._adopted if _environ_has(pid, f"{MARKER}=".encode())
+        }
+        for pid in list(self._adopted):
+            if pid in self.managed:
+                self._adopted.discard(pid)
+                continue
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not (or no longer) our child
+                if pid not in children:
+                    self._adopted.discard(pid)
+                continue
+            if done:
+                self._adopted.discard(pid)
+                reaped += 1
+        return reaped
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reap in the background (the daemon's nursery) until cancelled."""
+        task_status.started()
+        while True:
+            await trio.sleep(REAP_INTERVAL)
+            await trio.to_thread.run_sync(self.reap_once)
+
+    async def drain(self, timeout: float = 1.0) -> None:
+        """Reap what was killed last (for up to ``timeout``), so a stopping daemon leaves
+        no zombie behind; runs even while being cancelled."""
+        with trio.CancelScope(shield=True), trio.move_on_after(timeout):
+            while self._adopted:
+                self.reap_once()
+                await trio.sleep(0.02)
+
+
+#: One per process, as subreaping is.
+REAPER = Reaper()

@@ -1,0 +1,133 @@
+"""Processes: whatever a harness starts is stopped with it — also what left its process
+group — and PTY harnesses have a real terminal (controlling tty, window size, SIGHUP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+import coven_trio
+from coven_trio import LaunchRequest
+
+from ..conftest import FAST
+from ..sessions_util import launch, pid_alive, wait_for_kind
+from .daemon_proc import DaemonProcess, request_json
+
+pytestmark = pytest.mark.usefixtures("fakes_on_path")
+
+
+async def _escapees(pid_file: Path) -> list[int]:
+    with trio.fail_after(10):
+        while not (pid_file.exists() and Path(f"{pid_file}.daemon").exists()):
+            await trio.sleep(0.05)
+    pids = [int(p) for p in pid_file.read_text().split()]
+    pids.append(int(Path(f"{pid_file}.daemon").read_text()))
+    assert all(pid_alive(p) for p in pids)
+    return pids
+
+
+async def _all_gone(pids: list[int]) -> None:
+    with trio.fail_after(10):
+        while any(pid_alive(p) for p in pids) or any(Path(f"/proc/{p}").exists() for p in pids):
+            await trio.sleep(0.05)  # not alive, and reaped (no zombie left either)
+
+
+async def test_kill_stops_descendants_that_left_the_process_group(
+    client: httpx.AsyncClient, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "escape")
+    monkeypatch.setenv("FAKE_ESCAPE_PIDS", str(tmp_short / "escaped"))
+    sid = (await launch(client, tmp_short, harness="claude", prompt="run away"))["id"]
+    await wait_for_kind(client, sid, "session.waiting")
+    escaped = await _escapees(tmp_short / "escaped")
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+    await wait_for_kind(client, sid, "session.failed")
+    await _all_gone(escaped)
+
+
+async def test_shutdown_stops_descendants_that_left_the_process_group(
+    home: Path, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "escape")
+    monkeypatch.setenv("FAKE_ESCAPE_PIDS", str(tmp_short / "escaped"))
+    async with coven_trio.open_daemon(home=home, **FAST) as daemon:
+        request = LaunchRequest(project_root=tmp_short, harness="codex", prompt="x")
+        await daemon.launch(request)
+        escaped = await _escapees(tmp_short / "escaped")
+    await _all_gone(escaped)
+
+
+async def output_until(client: httpx.AsyncClient, sid: str, needle: str) -> str:
+    """The session's output text once it contains ``needle``."""
+    with trio.fail_after(10):
+        while True:
+            page = (await client.get("/api/v1/events", params={"sessionId": sid})).json()
+            text = "".join(json.loads(e["payload_json"]).get("data", "") for e in page["events"])
+            if needle in text:
+                return text
+            await trio.sleep(0.05)
+
+
+async def test_a_pty_harness_has_a_controlling_terminal_of_24_by_80(
+    client: httpx.AsyncClient, tmp_short: Path
+) -> None:
+    script = "exec 3</dev/tty && echo HAS-TTY; stty size; sleep 30"
+    command = ["sh", "-c", script]
+    record = await launch(
+        client, tmp_short, harness="command", command=command, launchMode="interactive"
+    )
+    text = await output_until(client, record["id"], "24 80")
+    assert "HAS-TTY" in text  # /dev/tty opens only with a controlling terminal
+    await client.post(f"/api/v1/sessions/{record['id']}/kill")
+
+
+async def test_a_client_resizes_the_terminal_and_the_harness_sees_sigwinch(
+    client: httpx.AsyncClient, tmp_short: Path
+) -> None:
+    script = 'trap "stty size" WINCH; echo ready; while :; do sleep 0.05; done'
+    command = ["sh", "-c", script]
+    record = await launch(
+        client, tmp_short, harness="command", command=command, launchMode="interactive"
+    )
+    sid = record["id"]
+    await output_until(client, sid, "ready")
+    response = await client.post(f"/api/v1/sessions/{sid}/resize", json={"cols": 120, "rows": 40})
+    assert response.status_code == 202
+    await output_until(client, sid, "40 120")
+    bad = await client.post(f"/api/v1/sessions/{sid}/resize", json={"cols": 0, "rows": 40})
+    assert bad.status_code == 400
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+    pipes = (await launch(client, tmp_short, harness="command", command=["sleep", "30"]))["id"]
+    refused = await client.post(f"/api/v1/sessions/{pipes}/resize", json={"cols": 80, "rows": 24})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "not_a_terminal")
+    await client.post(f"/api/v1/sessions/{pipes}/kill")
+
+
+async def test_pty_harnesses_get_a_hangup_when_the_daemon_dies(tmp_short: Path, home: Path) -> None:
+    daemon = DaemonProcess(home, tmp_short / "daemon.log", dict(os.environ))
+    try:
+        status, record = request_json(
+            daemon.socket_path,
+            "POST",
+            "/api/v1/sessions",
+            {
+                "projectRoot": str(tmp_short),
+                "harness": "command",
+                "command": ["sleep", "300"],
+                "launchMode": "interactive",
+            },
+        )
+        assert status == 201, record
+        assert isinstance(record, dict)
+        assert pid_alive(record["pid"])
+    finally:
+        daemon.stop(signal.SIGKILL)  # no cleanup at all: only the kernel is left
+    with trio.fail_after(10):
+        while pid_alive(record["pid"]):  # SIGHUP from the closed terminal ended it
+            await trio.sleep(0.05)
