@@ -13,6 +13,7 @@ import errno
 import fcntl
 import json
 import os
+import secrets
 import socket as stdlib_socket
 import stat
 import struct
@@ -57,8 +58,17 @@ def prepare_home(home: Path) -> Path:
         raise StartupError(
             f"refusing to use {home}: owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
         )
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(home, 0o700)
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022:
+        # Someone else could have planted files here (a manifest we would run): do not
+        # quietly tighten it and go on; the owner must look first.
+        who = "group and others" if mode & 0o022 == 0o022 else "group" if mode & 0o020 else "others"
+        raise StartupError(
+            f"refusing to use {home}: it is writable by {who} (mode {mode:04o}); "
+            f"check what is in it, then run: chmod 700 {home}"
+        )
+    if mode != 0o700:
+        os.chmod(home, 0o700)  # only read/search bits to drop
     sock = home / SOCKET_NAME
     if len(os.fsencode(sock)) > MAX_SOCKET_PATH_BYTES:
         raise StartupError(
@@ -66,6 +76,20 @@ def prepare_home(home: Path) -> Path:
             f"{MAX_SOCKET_PATH_BYTES}. Set COVEN_HOME (or --home) to a shorter folder."
         )
     return home
+
+
+def distrust(path: Path) -> str | None:
+    """Why a configuration file (a manifest, ``agents.toml``) must not be used — it is
+    not ours, or others may write it — or None if it may."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot stat it: {exc.strerror}"
+    if st.st_uid != os.geteuid():
+        return f"owned by uid {st.st_uid}, not by us (uid {os.geteuid()})"
+    if st.st_mode & 0o022:
+        return f"writable by others (mode {stat.S_IMODE(st.st_mode):04o}); chmod go-w it"
+    return None
 
 
 def read_daemon_json(home: Path) -> dict[str, Any] | None:
@@ -79,7 +103,14 @@ def read_daemon_json(home: Path) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def hold_lock(home: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<home>/daemon.lock`` for the block's duration."""
-    fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StartupError(
+                f"refusing to use {home / LOCK_NAME}: it is a symlink; remove it"
+            ) from None
+        raise StartupError(f"cannot open {home / LOCK_NAME}: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -166,13 +197,20 @@ async def bind_socket(home: Path) -> BoundSocket:
 
 
 def write_daemon_json(home: Path, info: dict[str, Any]) -> None:
-    """Write ``daemon.json`` 0600, atomically (temp file + rename)."""
-    tmp = home / f".{DAEMON_JSON}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, home / DAEMON_JSON)
+    """Write ``daemon.json`` 0600, atomically (a new temp file + rename). The temp file is
+    created with ``O_EXCL``, so nothing planted at its name (a symlink) is followed."""
+    tmp = home / f".{DAEMON_JSON}.{os.getpid()}.{secrets.token_hex(4)}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, home / DAEMON_JSON)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def remove_daemon_json(home: Path, pid: int) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from ._home import distrust
 from .vocabulary import HarnessId
 
 log = logging.getLogger("coven_trio.agents")
@@ -83,6 +84,9 @@ def load_agents(home: Path) -> dict[str, AgentProfile]:
     agents: dict[str, AgentProfile] = {}
     path = home / AGENTS_FILE
     try:
+        reason = distrust(path) if path.exists() else None
+        if reason is not None:
+            raise ValueError(f"not loaded: {reason}")
         data = tomllib.loads(path.read_text())
         agents = {name: _profile(name, raw) for name, raw in data.items()}
     except FileNotFoundError:

@@ -9,6 +9,9 @@ object. Fields read: ``id``, ``label``, ``executable``,
 (camelCase aliases accepted). One extension: ``executable`` may be a path relative to the
 manifest's folder (``./echo_agent.py``), so a manifest can ship with its agent.
 
+A manifest names a program the daemon will run, so only files owned by the daemon's
+user and not writable by others are loaded; any other is reported and skipped.
+
 argv: ``exe [model_flag M] PREFIX… -- PROMPT`` (interactive/nonInteractive), or
 ``exe [model_flag M] STREAM_PREFIX…`` with the prompt as a stream-json user line
 (``stream``: driven exactly like claude).
@@ -24,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from .._home import distrust
 from ._driver import Driver
 
 _ID = re.compile(r"^[a-z0-9._-]+$")
@@ -115,6 +119,10 @@ def load_manifests(home: Path) -> tuple[list[Manifest], list[str]]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.json")):
+            reason = distrust(path)
+            if reason is not None:
+                errors.append(f"{path}: not loaded: {reason}")
+                continue
             try:
                 data = json.loads(path.read_text())
                 items = data.get("adapters") if isinstance(data, dict) else None

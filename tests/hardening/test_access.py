@@ -148,3 +148,91 @@ async def test_project_root_through_a_symlink_is_canonical(
     record = response.json()
     assert record["project_root"] == str(tmp_short / "real")
     assert record["cwd"] == str(tmp_short / "real" / "sub")
+
+
+def _serve(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``coven-trio serve`` on ``home``, for homes it must refuse at startup."""
+    return subprocess.run(
+        [sys.executable, "-m", "coven_trio", "serve", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_a_home_others_may_write_is_refused_not_chmodded(tmp_short: Path, mode: int) -> None:
+    home = tmp_short / "shared"
+    home.mkdir()
+    os.chmod(home, mode)
+    result = _serve(home)
+    assert result.returncode == 1
+    assert "writable by" in result.stderr and f"chmod 700 {home}" in result.stderr
+    assert stat.S_IMODE(os.stat(home).st_mode) == mode  # left as it was, for its owner
+    assert not (home / "daemon.lock").exists()
+
+
+async def test_a_home_only_others_may_read_is_tightened(tmp_short: Path) -> None:
+    import coven_trio
+
+    home = tmp_short / "readable"
+    home.mkdir()
+    os.chmod(home, 0o755)
+    async with coven_trio.open_daemon(home=home):
+        assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+
+
+def test_a_symlinked_lock_is_not_followed(tmp_short: Path) -> None:
+    home = tmp_short / "home"
+    home.mkdir(mode=0o700)
+    outside = tmp_short / "precious"
+    outside.write_text("do not touch")
+    (home / "daemon.lock").symlink_to(outside)
+    result = _serve(home)
+    assert result.returncode == 1
+    assert "daemon.lock: it is a symlink" in result.stderr
+    assert outside.read_text() == "do not touch"
+
+
+async def test_a_planted_daemon_json_symlink_is_replaced_not_followed(tmp_short: Path) -> None:
+    import coven_trio
+
+    home = tmp_short / "home"
+    home.mkdir(mode=0o700)
+    outside = tmp_short / "precious"
+    outside.write_text("do not touch")
+    (home / "daemon.json").symlink_to(outside)
+    async with coven_trio.open_daemon(home=home):
+        assert not (home / "daemon.json").is_symlink()
+        assert outside.read_text() == "do not touch"
+
+
+@pytest.mark.parametrize("who", ["others-writable", "someone-else"])
+async def test_manifests_and_agents_others_could_have_written_are_not_loaded(
+    tmp_short: Path, who: str
+) -> None:
+    import coven_trio
+
+    if who == "someone-else" and os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another uid")
+    home = tmp_short / "home"
+    (home / "adapters").mkdir(parents=True, mode=0o700)
+    os.chmod(home, 0o700)
+    planted = home / "adapters" / "evil.json"
+    planted.write_text('{"id": "evil", "executable": "/bin/sh"}')
+    agents = home / "agents.toml"
+    agents.write_text('[assistant]\nharness = "evil"\n')
+    for path in (planted, agents):
+        if who == "someone-else":
+            os.chown(path, NOBODY, NOBODY)
+        else:
+            os.chmod(path, 0o666)
+    async with coven_trio.open_daemon(home=home) as daemon:
+        assert daemon.harnesses.get("evil") is None
+        assert any("evil.json: not loaded" in e for e in daemon.harnesses.errors)
+        transport = httpx.AsyncHTTPTransport(uds=str(daemon.socket_path))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+            info = (await client.get("/eve/v1/info")).json()
+    assert info["agent"]["model"] == "claude"  # the default profile, not the planted one
