@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from .errors import InvalidRequest
 
@@ -83,12 +84,22 @@ def structure(data: Any, cls: type[T]) -> T:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         if isinstance(exc, cattrs.BaseValidationError):
-            errors = [_wire_path(cls, e) for e in cattrs.transform_error(exc)]
+            errors = [
+                _wire_path(cls, e) for e in cattrs.transform_error(exc, format_exception=_reason)
+            ]
         else:
             errors = [str(exc)]
         raise InvalidRequest(
             "request body has invalid fields: " + "; ".join(errors), details={"errors": errors}
         ) from None
+
+
+def _reason(exc: BaseException, type_: Any) -> str:
+    """Our validators' messages say what is wrong; keep them (cattrs would say only
+    "invalid value")."""
+    if type(exc) is ValueError and exc.args:
+        return str(exc)
+    return format_exception(exc, type_)
 
 
 def _wire_path(cls: type, error: str) -> str:
@@ -145,21 +156,28 @@ def _path_text(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
+def _no_nul(instance: Any, attribute: Any, value: Any) -> None:
+    """Paths, argv and prompts end up in system calls, where NUL cannot go."""
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(text, str) and "\0" in text for text in texts):
+        raise ValueError(f"`{_to_camel(attribute.name)}` must not contain NUL characters")
+
+
 @camel
 @attrs.frozen
 class LaunchRequest:
     """``POST /api/v1/sessions`` (and :meth:`coven_trio.Daemon.launch`). Unknown keys
     are ignored on the wire (real clients send more)."""
 
-    project_root: str | None = attrs.field(default=None, converter=_path_text)
-    harness: str | None = None
-    prompt: str | None = None
-    cwd: str | None = attrs.field(default=None, converter=_path_text)
-    title: str | None = None
-    launch_mode: str | None = None
-    model: str | None = None
+    project_root: str | None = attrs.field(default=None, converter=_path_text, validator=_no_nul)
+    harness: str | None = attrs.field(default=None, validator=_no_nul)
+    prompt: str | None = attrs.field(default=None, validator=_no_nul)
+    cwd: str | None = attrs.field(default=None, converter=_path_text, validator=_no_nul)
+    title: str | None = attrs.field(default=None, validator=_no_nul)
+    launch_mode: str | None = attrs.field(default=None, validator=_no_nul)
+    model: str | None = attrs.field(default=None, validator=_no_nul)
     #: argv for the ``command`` harness.
-    command: list[str] | None = None
+    command: list[str] | None = attrs.field(default=None, validator=_no_nul)
 
 
 def _window_side(instance: Any, attribute: Any, value: int) -> None:

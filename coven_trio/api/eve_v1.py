@@ -70,8 +70,15 @@ class _Body:
 
 
 def _message(body: dict[str, Any]) -> str:
-    """``message`` as text: a string, or text/file parts flattened as eve does."""
-    value = body.get("message")
+    """``message`` as text: a string, or text/file parts flattened as eve does. It
+    becomes a harness's prompt (sometimes in argv), where NUL cannot go."""
+    text = _flatten(body.get("message"))
+    if "\0" in text:
+        raise InvalidBody("Expected 'message' without NUL characters.")
+    return text
+
+
+def _flatten(value: Any) -> str:
     if value is None or isinstance(value, str):
         return value or ""
     if not isinstance(value, list):

@@ -122,8 +122,10 @@ async def spawn(
         if use_pty:
             return await _spawn_pty(argv, cwd, env)
         process = await _open(argv, cwd, env, subprocess.PIPE)
-    except OSError as exc:
-        raise SpawnError(f"failed to spawn `{argv[0]}`: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:  # ValueError: NUL in argv, cwd or env
+        raise SpawnError(
+            f"failed to spawn `{argv[0]}`: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
     assert process.stdout is not None and process.stderr is not None
     return HarnessProcess(
         process=process,

@@ -96,3 +96,27 @@ def test_dumps_repairs_what_standard_json_cannot_hold() -> None:
     assert value["f"] is None and value["i"] is None
     assert _json.TOO_DEEP in encoded.decode()
     assert _json.dumps({"fast": "path"}) == b'{"fast":"path"}'
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"projectRoot": "/tmp\u0000/x"},
+        {"cwd": "src\u0000"},
+        {"prompt": "hi\u0000there"},
+        {"title": "t\u0000"},
+        {"model": "m\u0000"},
+        {"harness": "command", "command": ["echo", "a\u0000b"]},
+    ],
+)
+async def test_nul_characters_in_launch_text_are_400(
+    client: httpx.AsyncClient, tmp_short: Path, field: dict[str, object]
+) -> None:
+    body = {"projectRoot": str(tmp_short), "harness": "claude", "prompt": "x", **field}
+    response = await client.post("/api/v1/sessions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "NUL" in response.json()["error"]["message"]
+    eve = await client.post("/eve/v1/session", json={"message": "a\u0000b"})
+    assert (eve.status_code, eve.json()["error"]["code"]) == (400, "invalid_body")
+    assert (await client.get("/api/v1/sessions")).json() == []
