@@ -253,6 +253,59 @@ async def latency(daemon: Daemon, root: Path, sessions: int, seconds: float) -> 
     }
 
 
+#: A harness writing ~10 MB/s of 100-byte lines to stderr for ``seconds``.
+_FLOOD = """
+import sys, time
+block = (b"x" * 99 + b"\\n") * 1000
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    start = time.time()
+    for _ in range(10):
+        sys.stderr.buffer.write(block)
+    sys.stderr.buffer.flush()
+    time.sleep(max(0.0, 0.1 - (time.time() - start)))
+"""
+#: Health requests every 10 ms from another process; prints p50/p99 in ms.
+_PROBE = """
+import json, socket, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+samples, end = [], time.time() + seconds
+while time.time() < end:
+    start = time.perf_counter()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        s.sendall(b"GET /api/v1/health HTTP/1.1\\r\\nhost: b\\r\\nconnection: close\\r\\n\\r\\n")
+        while s.recv(65536):
+            pass
+    samples.append((time.perf_counter() - start) * 1000)
+    time.sleep(0.01)
+samples.sort()
+print(json.dumps({"n": len(samples), "p50": samples[len(samples) // 2],
+                  "p99": samples[int(len(samples) * 0.99)]}))
+"""
+
+
+async def fairness(daemon: Daemon, root: Path, seconds: float) -> dict[str, Any]:
+    """Health latency while one harness floods its stderr (10 MB/s of short lines)."""
+    command = [python(), "-c", _FLOOD, str(seconds + 1)]
+    record = await daemon.launch(
+        LaunchRequest(project_root=root, harness="command", command=command)
+    )
+    probe = await trio.run_process(
+        [python(), "-c", _PROBE, str(daemon.socket_path), str(seconds)], capture_stdout=True
+    )
+    result = json.loads(probe.stdout)
+    await _close(daemon, record.id)
+    return {
+        "bench": "fairness",
+        "case": f"health while a harness floods stderr at 10 MB/s ({result['n']} requests)",
+        "value": result["p99"],
+        "unit": "ms p99",
+        "p50_ms": result["p50"],
+        "goal_max": 50.0,
+    }
+
+
 async def memory(entries: int) -> dict[str, Any]:
     from coven_trio.journal import Journal
 
@@ -286,6 +339,7 @@ async def run_all(smoke: bool) -> list[dict[str, Any]]:
                 rows.append(await fanout(daemon, root, 2_000 if smoke else 100_000, k))
             rows += await ingest(daemon, root, 5_000 if smoke else 500_000)
             rows.append(await latency(daemon, root, 5 if smoke else 100, 1 if smoke else 5))
+            rows.append(await fairness(daemon, root, 1 if smoke else 5))
     return rows
 
 

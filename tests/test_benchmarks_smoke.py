@@ -9,4 +9,12 @@ from benchmarks.__main__ import main
 def test_benchmarks_smoke_run_is_correct() -> None:
     rows = main(["--smoke"])
     benches = {row["bench"] for row in rows}
-    assert {"health req/s", "replay", "fan-out", "ingest", "latency", "memory"} <= benches
+    assert {
+        "health req/s",
+        "replay",
+        "fan-out",
+        "ingest",
+        "latency",
+        "memory",
+        "fairness",
+    } <= benches
