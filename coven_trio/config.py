@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from .store import Store
 
 # --- HTTP transport limits (spec §3) -------------------------------------------------
 #: Largest request head; the real Coven client caps headers at 64 KiB too. Past it: 431.
@@ -65,9 +69,21 @@ MAX_ENTRY_BYTES = 1024 * 1024
 JOURNALS_MAX_BYTES = 1024 * 1024 * 1024
 #: Live sessions at once; past it launches get 503 capacity_exhausted.
 MAX_SESSIONS = 256
-#: Ended sessions kept (with their journals) for reading; past it the oldest ended ones
-#: are forgotten, so a long-lived daemon's memory does not grow with every session.
-MAX_RETAINED_SESSIONS = 1000
+#: Ended sessions kept in memory; past it the oldest-ended leave memory (once the store
+#: has them; with ``--store memory`` they are forgotten), so a long-lived daemon's memory
+#: does not grow with every session.
+MAX_RETAINED_SESSIONS = 100
+
+# --- The store (docs/storage.md) -------------------------------------------------------
+#: Ended sessions older than this are pruned from the store (hourly, and at startup).
+STORE_MAX_AGE_DAYS = 30.0
+#: The store keeps at most this much journal; past it the oldest ended sessions go.
+STORE_MAX_BYTES = 2 * 1024 * 1024 * 1024
+#: The store's write-behind queue; past it, queued content is replaced by a marker
+#: (lifecycle entries always queue). 64 MiB is seconds of the fastest harness output.
+STORE_QUEUE_BYTES = 64 * 1024 * 1024
+#: How often the store is pruned.
+STORE_PRUNE_INTERVAL = 3600.0
 
 DEFAULT_EVE_MOUNT = "/eve/v1"
 #: An idle eve stream gets a blank line this often, so proxies and clients see it alive
@@ -91,6 +107,11 @@ def normalize_mount(value: str) -> str:
             "(letters, digits, . _ ~ -; not under /api)"
         )
     return mount
+
+
+def _store_kind(instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, str) and value not in ("sqlite", "memory"):
+        raise ValueError(f"store must be `sqlite` or `memory`, got {value!r}")
 
 
 def default_home() -> Path:
@@ -129,6 +150,12 @@ class Config:
     send_timeout: float = SEND_TIMEOUT
     max_sessions: int = MAX_SESSIONS
     max_retained_sessions: int = MAX_RETAINED_SESSIONS
+    #: ``"sqlite"`` (durable, the default), ``"memory"`` (nothing survives a restart), or a
+    #: :class:`coven_trio.store.Store` an embedding program supplies.
+    store: str | Store = attrs.field(default="sqlite", validator=_store_kind)
+    store_max_age_days: float = STORE_MAX_AGE_DAYS
+    store_max_bytes: int = STORE_MAX_BYTES
+    store_queue_bytes: int = STORE_QUEUE_BYTES
     #: Refuse peers whose uid differs from ours (spec §3). Only tests of the refusal
     #: path itself would turn it off.
     check_peer_uid: bool = True

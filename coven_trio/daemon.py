@@ -24,16 +24,24 @@ import attrs
 import trio
 
 from ._clock import utc_now
-from ._home import bind_socket, hold_lock, prepare_home, remove_daemon_json, write_daemon_json
+from ._home import (
+    bind_socket,
+    hold_lock,
+    prepare_home,
+    read_daemon_json,
+    remove_daemon_json,
+    write_daemon_json,
+)
 from ._version import __version__
 from .api import ApiContext, DaemonIdentity, build_router
-from .config import Config
+from .config import STORE_PRUNE_INTERVAL, Config
 from .harness import HarnessCatalog
-from .harness._tree import REAPER, become_subreaper
+from .harness._tree import REAPER, become_subreaper, stop_leftovers
 from .http import HttpServer
 from .journal import Journal
 from .models import LaunchRequest, SessionRecord
 from .sessions import SessionRegistry
+from .store import Orphan, Store, StoreUnavailable, open_store
 
 log = logging.getLogger("coven_trio.daemon")
 
@@ -100,6 +108,8 @@ async def serve(
     config = attrs.evolve(config, home=home)
     pid = os.getpid()
     with hold_lock(home):
+        previous = read_daemon_json(home)  # who ran here before (for orphaned sessions)
+        store, store_error = _open_store(config)
         bound = await bind_socket(home)
         try:
             with bound.sock:
@@ -114,7 +124,7 @@ async def serve(
                     pid=pid,
                     started_at=started_at,
                     harnesses=harnesses,
-                    sessions=SessionRegistry(config, harnesses),
+                    sessions=SessionRegistry(config, harnesses, store),
                 )
                 identity = DaemonIdentity(
                     pid=pid,
@@ -128,16 +138,34 @@ async def serve(
                     sessions=daemon.sessions,
                     harnesses=harnesses,
                     identity=identity,
+                    store=store,
+                    store_error=store_error,
                 )
                 server = daemon._server = HttpServer(config, build_router(ctx))
                 try:
-                    await _run(daemon, server, bound.sock, task_status)
+                    await _run(daemon, server, bound.sock, task_status, previous)
                 finally:
                     daemon.stopped.set()
         finally:
+            await store.aclose()  # commits what the last moments journaled
             bound.unlink_if_ours()
             remove_daemon_json(home, pid)
             log.info("stopped")
+
+
+def _open_store(config: Config) -> tuple[Store, str | None]:
+    """The configured store; one that cannot be opened leaves the daemon serving from
+    memory, loudly (log, and ``storage.status: degraded`` in health), rather than not
+    serving at all."""
+    if isinstance(config.store, Store):
+        return config.store, None
+    if config.store == "memory":
+        return Store(), None
+    try:
+        return open_store(config.home, max_queue_bytes=config.store_queue_bytes), None
+    except StoreUnavailable as exc:
+        log.error("%s; sessions will NOT survive a restart", exc)
+        return Store(), str(exc)
 
 
 async def _run(
@@ -145,12 +173,13 @@ async def _run(
     server: HttpServer,
     sock: trio.socket.SocketType,
     task_status: trio.TaskStatus[Daemon],
+    previous: dict[str, Any] | None,
 ) -> None:
     config = daemon.config
     subreaper = config.subreaper and become_subreaper()
     try:
         with daemon._force:
-            await _serve_until_shutdown(daemon, server, sock, task_status, subreaper)
+            await _serve_until_shutdown(daemon, server, sock, task_status, subreaper, previous)
     finally:
         if subreaper:
             await REAPER.drain()  # what the stopping sessions killed last
@@ -163,11 +192,17 @@ async def _serve_until_shutdown(
     sock: trio.socket.SocketType,
     task_status: trio.TaskStatus[Daemon],
     subreaper: bool,
+    previous: dict[str, Any] | None,
 ) -> None:
     config = daemon.config
+    store = daemon.sessions.store
     async with trio.open_nursery() as nursery:
         if subreaper:
             await nursery.start(REAPER.run)
+        await nursery.start(store.run)
+        orphans = await store.recover(_orphan_note(previous))
+        nursery.start_soon(_stop_orphans, orphans, config.term_grace)
+        nursery.start_soon(_prune_periodically, store, config)
         await nursery.start(daemon.sessions.run)
         await nursery.start(server.serve, sock)
         log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
@@ -181,6 +216,43 @@ async def _serve_until_shutdown(
         if grace.cancelled_caught:
             log.warning("shutdown grace of %gs ran out", config.shutdown_grace)
         nursery.cancel_scope.cancel()
+
+
+def _orphan_note(previous: dict[str, Any] | None) -> str:
+    who = "The previous daemon"
+    if previous is not None and isinstance(previous.get("pid"), int):
+        who += f" (pid {previous['pid']}, started {previous.get('startedAt', '?')})"
+    return f"{who} stopped while this session was live; its outcome is unknown."
+
+
+async def _stop_orphans(orphans: list[Orphan], grace: float) -> None:
+    """Stop what a previous daemon left running of its sessions, concurrently."""
+
+    async def stop(orphan: Orphan) -> None:
+        problems = await stop_leftovers(orphan.session_id, orphan.processes, grace)
+        for problem in problems:
+            log.warning("orphaned session %s: could not stop %s", orphan.session_id, problem)
+
+    if orphans:
+        log.warning("%d session(s) were live when the previous daemon stopped", len(orphans))
+    async with trio.open_nursery() as nursery:
+        for orphan in orphans:
+            nursery.start_soon(stop, orphan)
+
+
+async def _prune_periodically(store: Store, config: Config) -> None:
+    """Retention of the store: at startup, then every STORE_PRUNE_INTERVAL."""
+    while True:
+        try:
+            pruned = await store.prune(config.store_max_age_days * 86400, config.store_max_bytes)
+        except Exception:  # a failing disk must not end the daemon; health says so
+            log.exception("pruning the store failed")
+        else:
+            if pruned.sessions:
+                log.info(
+                    "pruned %d sessions (%d bytes) from the store", pruned.sessions, pruned.bytes
+                )
+        await trio.sleep(STORE_PRUNE_INTERVAL)
 
 
 @asynccontextmanager

@@ -72,6 +72,18 @@ _LINE_NO_DATA = b'{"type":"%s"' + _SEQ + b"%d" + _META + b'%s"}}\n'
 _encode = _json.dumps
 
 
+def encode_line(type_: str, encoded: bytes, index: int, at: str) -> bytes:
+    """One entry's eve line (``encoded`` is its data's JSON; empty for none)."""
+    if encoded:
+        return _LINE % (type_.encode(), encoded, index, at.encode())
+    return _LINE_NO_DATA % (type_.encode(), index, at.encode())
+
+
+def line_at(line: bytes) -> str:
+    """When the entry of ``line`` was appended (its ``meta.at``)."""
+    return line[-(_LINE_TAIL + _AT_LEN) : -_LINE_TAIL].decode()
+
+
 @attrs.frozen
 class JournalEntry:
     """One entry, decoded (for programs that embed the daemon)."""
@@ -127,6 +139,9 @@ class Journal:
         self.dropped_events = 0
         self._pending_drop = False
         self._capped = False
+        #: Told of every line written: ``(session id, index, line, lifecycle)`` (the
+        #: durable store's write-behind queue).
+        self.sink: Callable[[str, int, bytes, bool], None] | None = None
 
     # --- writing -------------------------------------------------------------------------
 
@@ -181,16 +196,27 @@ class Journal:
 
     def _write(self, type_: EntryType, encoded: bytes) -> int:
         index = len(self._ends)
-        at = utc_now().encode()
-        if encoded:
-            line = _LINE % (type_.encode(), encoded, index, at)
-        else:
-            line = _LINE_NO_DATA % (type_.encode(), index, at)
+        line = encode_line(type_, encoded, index, utc_now())
         self._arena += line
         self._ends.append(len(self._arena))
         if self.budget is not None:
             self.budget.used += len(line)
+        if self.sink is not None:
+            self.sink(self.session_id, index, line, type_ in LIFECYCLE_TYPES)
         return index
+
+    @classmethod
+    def from_lines(cls, session_id: str, lines: list[bytes], *, closed: bool = True) -> Journal:
+        """A journal rebuilt from its stored lines (index ``i`` is ``lines[i]``): the same
+        bytes, so every view reads it as live clients saw it."""
+        journal = cls(session_id, max_bytes=1 << 62)
+        offsets = 0
+        for line in lines:
+            offsets += len(line)
+            journal._ends.append(offsets)
+        journal._arena = bytearray(b"".join(lines))
+        journal.closed = closed
+        return journal
 
     def close(self) -> None:
         """No more entries will come; tailers finish once they have read everything."""

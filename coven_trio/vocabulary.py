@@ -85,6 +85,7 @@ class FailureCode(StrEnum):
     LAUNCH_FAILED = "launch_failed"
     INTERNAL_ERROR = "internal_error"
     JOURNAL_FULL = "journal_full"
+    ORPHANED = "orphaned"
     HARNESS_TURN_FAILED = "HARNESS_TURN_FAILED"
     OUTPUT_SCHEMA_NOT_FULFILLED = "OUTPUT_SCHEMA_NOT_FULFILLED"
     TOOL_EXECUTION_DENIED = "TOOL_EXECUTION_DENIED"
@@ -107,6 +108,8 @@ class SessionStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     KILLED = "killed"
+    #: It was live when a previous daemon stopped; its outcome is unknown.
+    ORPHANED = "orphaned"
 
 
 #: Statuses of a session that still takes input.

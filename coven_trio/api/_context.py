@@ -14,6 +14,7 @@ import trio
 from ..config import Config
 from ..harness import HarnessCatalog
 from ..sessions import SessionRegistry
+from ..store import Store
 
 
 @attrs.frozen
@@ -38,3 +39,6 @@ class ApiContext:
     sessions: SessionRegistry
     harnesses: HarnessCatalog
     identity: DaemonIdentity
+    store: Store = attrs.field(factory=Store)
+    #: Why the configured store could not be opened (the daemon serves from memory).
+    store_error: str | None = None

@@ -18,6 +18,7 @@ from ..config import MAX_EVENTS_RESPONSE_BYTES, SESSION_LIST_MAX_BYTES
 from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
 from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
+from ..sessions import Session
 from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
 from ._tail import event_records, tail
@@ -156,10 +157,8 @@ class CovenV1:
 
     async def list_sessions(self, request: Request) -> Response:
         query = request.query
-        sessions = self.ctx.sessions.ordered()
-        records = [models.unstructure(s.record()) for s in sessions]
         if not {"limit", "cursor", "includeArchived"} & query.keys():
-            return _bare_list(records)
+            return _bare_list(await self.ctx.sessions.page(None, BARE_LIST_MAX_SESSIONS))
         limit = int_param(query, "limit")
         limit = 100 if limit is None else limit
         if not 1 <= limit <= 1000:
@@ -173,9 +172,8 @@ class CovenV1:
                 "Query parameter `includeArchived` must be `true` or `false`.",
                 details={"includeArchived": archived},
             )
-        if "cursor" in query:
-            after = _decode_cursor(query["cursor"])
-            records = [r for r in records if (r["created_at"], r["id"]) < after]
+        after = _decode_cursor(query["cursor"]) if "cursor" in query else None
+        records = await self.ctx.sessions.page(after, limit + 1)
         page = records[:limit]
         next_cursor = _encode_cursor(page[-1]) if len(records) > limit else None
         return Response.json({"sessions": page, "next_cursor": next_cursor})
@@ -186,13 +184,13 @@ class CovenV1:
         return Response.json(models.unstructure(session.record()), status=201)
 
     async def get_session(self, request: Request) -> Response:
-        session = self.ctx.sessions.get(request.params["id"])
-        return Response.json(models.unstructure(session.record()))
+        session = await self.ctx.sessions.find(request.params["id"])
+        return Response.json(session.describe())
 
     async def send_input(self, request: Request) -> Response:
-        session = self.ctx.sessions.get(request.params["id"])
+        session = await self.ctx.sessions.find(request.params["id"])
         details = {"sessionId": session.id}
-        if not session.live:
+        if not isinstance(session, Session) or not session.live:
             raise SessionNotLive("Session is not live.", details=details)
         try:
             body = request.json()
@@ -202,7 +200,9 @@ class CovenV1:
         return Response.json({"ok": True, "accepted": True}, status=202)
 
     async def resize(self, request: Request) -> Response:
-        session = self.ctx.sessions.get(request.params["id"])
+        session = await self.ctx.sessions.find(request.params["id"])
+        if not isinstance(session, Session):
+            raise SessionNotLive("Session is not live.", details={"sessionId": session.id})
         size = models.structure(request.json_object(), models.ResizeRequest)
         session.resize(size.rows, size.cols)
         return Response.json({"ok": True, "accepted": True}, status=202)
@@ -220,8 +220,8 @@ class CovenV1:
             raise InvalidRequest("sessionId query parameter is required.")
         after_seq = int_param(query, "afterSeq", "afterSeq must be an integer.")
         limit = int_param(query, "limit", "limit must be an integer.")
-        session = self.ctx.sessions.get(session_id)
-        journal = session.journal
+        session = await self.ctx.sessions.find(session_id)
+        journal = await self.ctx.sessions.journal(session)
         if after_seq is None:
             after_seq = _seq_of_event_id(session.id, query.get("afterEventId"), len(journal))
         start = max(after_seq, 0)
@@ -232,6 +232,10 @@ class CovenV1:
                 lambda send: tail(journal, start, send, event_records),
             )
         return Response(body=_events_page(journal, start, limit))
+
+
+#: The bare list (no ``limit``) reads at most this many sessions; pages read any.
+BARE_LIST_MAX_SESSIONS = 10_000
 
 
 def _bare_list(records: list[dict[str, Any]]) -> Response:

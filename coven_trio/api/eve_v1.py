@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..http import Request, Response, Router, StreamResponse
 from ..models import LaunchRequest
-from ..sessions import Session, TurnInput
+from ..sessions import Historical, Session, TurnInput
 from ._context import ApiContext
 from ._params import start_index
 from ._tail import eve_lines, tail
@@ -184,9 +184,9 @@ class EveV1:
             )
         return profile
 
-    def _session(self, session_id: str) -> Session:
+    async def _session(self, session_id: str) -> Session | Historical:
         try:
-            return self.ctx.sessions.get(session_id)
+            return await self.ctx.sessions.find(session_id)
         except SessionNotFound:
             raise SessionNotFound(
                 f"Session {session_id} not found", details={"sessionId": session_id}
@@ -242,8 +242,8 @@ class EveV1:
                 )
         if body.agent is not None:
             self._agent(body.agent)
-        session = self._session(request.params["id"])
-        if not session.live:
+        session = await self._session(request.params["id"])
+        if not isinstance(session, Session) or not session.live:
             raise SessionTerminal(
                 f"Session {session.id} is {session.status} and cannot accept more messages",
                 details={"sessionId": session.id, "status": session.status},
@@ -261,8 +261,8 @@ class EveV1:
 
     async def stream(self, request: Request) -> StreamResponse:
         start = start_index(request.query)
-        session = self._session(request.params["id"])
-        journal = session.journal
+        session = await self._session(request.params["id"])
+        journal = await self.ctx.sessions.journal(session)
         heartbeat = self.ctx.config.eve_heartbeat
         headers = [
             ("content-type", "application/x-ndjson; charset=utf-8"),

@@ -20,9 +20,10 @@ import trio_websocket
 
 from .. import models
 from .._json import JsonRejected, dumps, loads_request
-from ..errors import CovenError, InvalidRequest
+from ..errors import CovenError, InvalidRequest, SessionNotLive
 from ..http import Request, Response, Router, Upgrade
-from ..sessions import Session
+from ..journal import Journal
+from ..sessions import Historical, Session
 from ._context import ApiContext
 from ._params import input_data, start_index
 from ._tail import eve_lines, tail
@@ -31,7 +32,9 @@ from ._tail import eve_lines, tail
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
-async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Session) -> None:
+async def _receive_commands(
+    ws: trio_websocket.WebSocketConnection, session: Session | Historical
+) -> None:
     while True:
         try:
             message = await ws.get_message()
@@ -42,9 +45,11 @@ async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Ses
             command = loads_request(raw)
             kind = command.get("type") if isinstance(command, dict) else None
             body = {k: v for k, v in command.items() if k != "type"} if kind else {}
-            if kind == "input":
+            if kind in ("input", "resize") and not isinstance(session, Session):
+                raise SessionNotLive("Session is not live.", details={"sessionId": session.id})
+            if kind == "input" and isinstance(session, Session):
                 await session.send_input(input_data(body, {"sessionId": session.id}), body)
-            elif kind == "resize":
+            elif kind == "resize" and isinstance(session, Session):
                 size = models.structure(body, models.ResizeRequest)
                 session.resize(size.rows, size.cols)
             else:
@@ -60,7 +65,9 @@ async def _receive_commands(ws: trio_websocket.WebSocketConnection, session: Ses
                 return
 
 
-def _upgrade(session: Session, start: int, send_timeout: float) -> Upgrade:
+def _upgrade(
+    session: Session | Historical, journal: Journal, start: int, send_timeout: float
+) -> Upgrade:
     async def run(stream: trio.abc.Stream) -> None:
         async with trio.open_nursery() as nursery:
             request = await trio_websocket.wrap_server_stream(
@@ -79,7 +86,7 @@ def _upgrade(session: Session, start: int, send_timeout: float) -> Upgrade:
 
             nursery.start_soon(serve_commands)
             try:
-                await tail(session.journal, start, send, eve_lines)
+                await tail(journal, start, send, eve_lines)
                 await ws.aclose()
             except (trio_websocket.ConnectionClosed, trio.TooSlowError):
                 pass
@@ -94,13 +101,14 @@ class WebSocketView:
 
     async def connect(self, request: Request) -> Response | Upgrade:
         start = start_index(request.query)
-        session = self.ctx.sessions.get(request.params["id"])
+        session = await self.ctx.sessions.find(request.params["id"])
         if request.headers.get("upgrade", "").lower() != "websocket":
             raise InvalidRequest(
                 "This route speaks WebSocket: send `Upgrade: websocket`.",
                 headers=[("upgrade", "websocket")],
             )
-        return _upgrade(session, start, self.ctx.config.send_timeout)
+        journal = await self.ctx.sessions.journal(session)
+        return _upgrade(session, journal, start, self.ctx.config.send_timeout)
 
 
 def install(router: Router, ctx: ApiContext) -> Any:

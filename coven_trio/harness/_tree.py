@@ -108,6 +108,61 @@ async def stop_marked(session_id: str, timeout: float = 1.0) -> None:
             await trio.sleep(0.01)
 
 
+def identity(pid: int) -> dict[str, int] | None:
+    """What names a process for good: pid, process group and start time (clock ticks
+    since boot), so a pid the kernel reused is never mistaken for it."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return {"pid": pid, "pgid": int(fields[2]), "start": int(fields[19])}
+
+
+def is_same(process: dict[str, int]) -> bool:
+    """The recorded process still runs (same pid *and* start time)."""
+    now = identity(int(process.get("pid", 0)))
+    return now is not None and now["start"] == process.get("start") and _alive(now["pid"])
+
+
+async def stop_leftovers(
+    session_id: str, processes: list[dict[str, int]], grace: float
+) -> list[str]:
+    """Stop what a previous daemon left of a session: its recorded harness processes
+    (only if pid *and* start time still match: a reused pid is never hit) with their
+    groups, and every process carrying the session's marker. SIGTERM, ``grace``, then
+    SIGKILL. Returns a line for each process that could not be stopped."""
+    problems: list[str] = []
+    targets = [p for p in processes if is_same(p)]
+    pids = {int(p["pid"]) for p in targets} | set(marked(session_id))
+    for process in targets:
+        with contextlib.suppress(ProcessLookupError):
+            try:
+                os.killpg(int(process["pgid"]), signal.SIGTERM)
+            except PermissionError:
+                problems.append(f"pid {process['pid']}: not ours to signal")
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    with trio.move_on_after(grace):
+        while any(_alive(pid) for pid in pids):
+            await trio.sleep(0.05)
+    for process in targets:
+        if is_same(process):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(process["pgid"]), signal.SIGKILL)
+    for pid in pids:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                problems.append(f"pid {pid}: not ours to signal")
+    REAPER.adopt(sorted(pids))
+    return problems
+
+
 def _children() -> list[int]:
     """Our direct children (``/proc/self/task/*/children``)."""
     found: list[int] = []

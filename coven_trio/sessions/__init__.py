@@ -5,12 +5,14 @@
 them to a journal; ``_registry`` launches, finds and forgets sessions.
 """
 
+from ._history import Historical
 from ._interaction import TurnInput
 from ._registry import SessionRegistry
 from ._session import Session
 from ._state import IllegalTransition, Phase, SessionState, SessionStatus, TurnState
 
 __all__ = [
+    "Historical",
     "IllegalTransition",
     "Phase",
     "Session",

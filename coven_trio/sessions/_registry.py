@@ -3,7 +3,11 @@
 Sessions run as tasks of the registry's nursery, which lives in the daemon's. A launch
 is validated (:mod:`coven_trio.launch`) before anything exists and registered only once
 its first process runs with its prompt, so a refused or failed launch leaves nothing.
-Ended sessions stay readable until ``max_retained_sessions`` newer ones have ended.
+
+Memory holds the live sessions and the recently ended ones; an ended session leaves
+memory (oldest-ended first, past ``max_retained_sessions`` or the journals' budget) once
+the store has all of it, and is read from the store from then on (:meth:`find`). With the
+memory-only store, leaving memory means being forgotten.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import trio
 
 from .._clock import new_session_id
 from ..config import MAX_TITLE_CHARS, Config
-from ..errors import CapacityExhausted, SessionNotFound
+from ..errors import CapacityExhausted, SessionNotFound, SessionNotLive
 from ..harness import HarnessCatalog, make_driver
 from ..journal import Journal, MemoryBudget
-from ..launch import plan_launch
+from ..launch import LaunchPlan, plan_launch
 from ..models import LaunchRequest
+from ..store import Store
+from ._history import Historical, HistoryCache, merge_pages
 from ._interaction import TurnInput
 from ._session import Session
 from ._state import Launched
@@ -30,9 +36,13 @@ log = logging.getLogger("coven_trio.sessions")
 class SessionRegistry:
     """Every session of this daemon, newest last; sessions run in its nursery."""
 
-    def __init__(self, config: Config, harnesses: HarnessCatalog) -> None:
+    def __init__(
+        self, config: Config, harnesses: HarnessCatalog, store: Store | None = None
+    ) -> None:
         self.config = config
         self.harnesses = harnesses
+        self.store = store or Store()
+        self._history = HistoryCache(self.store)
         self._sessions: dict[str, Session] = {}
         #: Ids of ended sessions, oldest end first (what retention forgets first).
         self._ended: dict[str, None] = {}
@@ -48,12 +58,45 @@ class SessionRegistry:
             await trio.sleep_forever()
 
     def get(self, session_id: str) -> Session:
+        """A session in memory (live or recently ended)."""
         try:
             return self._sessions[session_id]
         except KeyError:
-            raise SessionNotFound(
-                "Session was not found.", details={"sessionId": session_id}
-            ) from None
+            raise _not_found(session_id) from None
+
+    async def find(self, session_id: str) -> Session | Historical:
+        """A session in memory, else from the store (read-only); 404 if neither has it."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            return session
+        stored = await self.store.get(session_id)
+        if stored is None:
+            raise _not_found(session_id)
+        return Historical(session_id, stored.record)
+
+    async def journal(self, session: Session | Historical) -> Journal:
+        """The journal of a session found by :meth:`find`."""
+        if isinstance(session, Session):
+            return session.journal
+        journal = await self._history.journal(session.id)
+        if journal is None:  # pruned between the two reads
+            raise _not_found(session.id)
+        return journal
+
+    async def page(self, before: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Records newest first, after the keyset ``before``: memory's and the store's."""
+        memory = [
+            s.describe() for s in self.ordered() if before is None or (s.created_at, s.id) < before
+        ]
+        stored = await self.store.page(before, limit)
+        return merge_pages(memory, stored, limit)
+
+    async def latest_on(self, conversation_id: str) -> str | None:
+        """The newest session on a harness conversation (memory first, then the store)."""
+        for session in self.ordered():
+            if session.driver.conversation_id == conversation_id:
+                return session.id
+        return await self.store.find_conversation(conversation_id)
 
     def ordered(self) -> list[Session]:
         """Newest first (``created_at DESC, id DESC``, as the Rust daemon orders)."""
@@ -76,7 +119,7 @@ class SessionRegistry:
         ``first_turn`` (eve) separates what is journaled from what the harness gets;
         by default both are the request's prompt.
         """
-        session = self._prepare(request, agent, first_turn, system_prompt, permission_prompts)
+        plan = plan_launch(request, self.harnesses)  # a bad request is a 400, full or not
         if self.closing:
             raise CapacityExhausted("The daemon is shutting down.", headers=[("retry-after", "1")])
         if len(self.live()) + self._launching >= self.config.max_sessions:
@@ -84,11 +127,13 @@ class SessionRegistry:
                 f"At most {self.config.max_sessions} live sessions.",
                 headers=[("retry-after", "1")],
             )
+        session = self._prepare(request, plan, agent, first_turn, system_prompt, permission_prompts)
         assert self._nursery is not None
         self._launching += 1
         try:
             await self._nursery.start(session.run)
         except BaseExceptionGroup as group:
+            self.store.discard(session.id)
             raise _sole(group) from None
         finally:
             self._launching -= 1
@@ -97,34 +142,52 @@ class SessionRegistry:
         return session
 
     def _on_end(self, session: Session) -> None:
-        """Keep at most ``max_retained_sessions`` ended sessions (the oldest-ended go)."""
+        """Keep at most ``max_retained_sessions`` ended sessions in memory (the
+        oldest-ended go first, once the store has them)."""
         self._ended[session.id] = None
+        self._retain()
+
+    def _retain(self) -> None:
         while len(self._ended) > self.config.max_retained_sessions:
-            self._forget_oldest_ended()
+            if not self._forget_oldest_ended():
+                break
         self.budget.over()  # reclaims past the memory budget too
 
     def _reclaim(self) -> None:
         """The journals' memory budget is spent: forget ended sessions, oldest-ended
-        first, until it is not (or none is left)."""
-        while self.budget.used > self.budget.limit and self._ended:
-            self._forget_oldest_ended()
+        first, until it is not (or none can go yet)."""
+        while self.budget.used > self.budget.limit:
+            if not self._forget_oldest_ended():
+                break
 
-    def _forget_oldest_ended(self) -> None:
-        oldest = next(iter(self._ended))
-        del self._ended[oldest]
-        session = self._sessions.pop(oldest, None)
-        if session is not None:
-            session.journal.release()
+    def _forget_oldest_ended(self) -> bool:
+        """Let the oldest-ended session the store fully has leave memory; False if
+        none can yet (the writer is behind: the next end or tick tries again)."""
+        for session_id in self._ended:
+            session = self._sessions.get(session_id)
+            if session is None or self.store.committed(session_id, len(session.journal)):
+                del self._ended[session_id]
+                if session is not None:
+                    del self._sessions[session_id]
+                    session.journal.release()
+                return True
+        return False
+
+    def _on_change(self, session: Session) -> None:
+        self.store.save_session(session.id, session.describe(), session.state.ended)
+
+    def _on_processes(self, session: Session, processes: list[dict[str, int]]) -> None:
+        self.store.set_processes(session.id, processes)
 
     def _prepare(
         self,
         request: LaunchRequest,
+        plan: LaunchPlan,
         agent: str | None,
         first_turn: TurnInput | None,
         system_prompt: str | None,
         permission_prompts: bool,
     ) -> Session:
-        plan = plan_launch(request, self.harnesses)
         driver = make_driver(
             plan.spec,
             executable=plan.executable,
@@ -159,7 +222,11 @@ class SessionRegistry:
             first_turn=turn,
             agent=agent,
             on_end=self._on_end,
+            on_change=self._on_change,
+            on_processes=self._on_processes,
         )
+        session.journal.sink = self.store.append
+        self.store.save_session(session_id, session.describe(), False)
         started: dict[str, Any] = {"sessionId": session_id, "harness": plan.harness}
         if agent is not None:
             started["agent"] = agent
@@ -168,7 +235,9 @@ class SessionRegistry:
         return session
 
     async def kill(self, session_id: str) -> Session:
-        session = self.get(session_id)
+        session = await self.find(session_id)
+        if not isinstance(session, Session):
+            raise SessionNotLive("Session is not live.", details={"sessionId": session_id})
         session.kill()
         return session
 
@@ -186,6 +255,10 @@ class SessionRegistry:
             for session in self._sessions.values():
                 if not session.state.ended:
                     nursery.start_soon(session.stop)
+
+
+def _not_found(session_id: str) -> SessionNotFound:
+    return SessionNotFound("Session was not found.", details={"sessionId": session_id})
 
 
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:

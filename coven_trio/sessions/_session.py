@@ -23,8 +23,9 @@ from ..config import Config
 from ..errors import CovenError, InternalError, NotATerminal, SessionNotLive, TurnActive
 from ..harness import Driver
 from ..journal import Journal
-from ..models import SessionRecord
+from ..models import SessionRecord, unstructure
 from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
+from ._delivery import Courier, Delivery
 from ._interaction import Answer, Interaction, TurnInput
 from ._state import (
     Aborted,
@@ -49,22 +50,6 @@ _TURN_ENDS = (EntryType.TURN_COMPLETED, EntryType.TURN_FAILED)
 
 
 @attrs.define(eq=False)
-class _Delivery:
-    """A follow-up for a per-turn harness, handed to :meth:`Session.run`'s loop, which
-    starts the turn's process and reports back."""
-
-    turn: TurnInput
-    answers: list[Answer]
-    input_body: dict[str, Any] | None
-    done: trio.Event = attrs.field(factory=trio.Event)
-    error: CovenError | None = None
-
-    def finish(self, error: CovenError | None = None) -> None:
-        self.error = error
-        self.done.set()
-
-
-@attrs.define(eq=False)
 class Session:
     """One supervised harness run and its journal."""
 
@@ -85,19 +70,23 @@ class Session:
     done: trio.Event = attrs.field(factory=trio.Event)
     #: Called once when the session ends (the registry's retention).
     on_end: Callable[[Session], None] | None = None
+    #: Called when the status changes (the store keeps the record current).
+    on_change: Callable[[Session], None] | None = None
+    #: Called with the harness processes running now (the store records them).
+    on_processes: Callable[[Session, list[dict[str, int]]], None] | None = None
     state: SessionState = attrs.field(init=False)
     interaction: Interaction = attrs.field(init=False, factory=Interaction)
     supervisor: Supervisor = attrs.field(init=False)
     _started: bool = attrs.field(init=False, default=False)
-    _delivering: bool = attrs.field(init=False, default=False)
-    _delivery_scope: trio.CancelScope | None = attrs.field(init=False, default=None)
-    _pending: _Delivery | None = attrs.field(init=False, default=None)
-    _wake: trio.Event = attrs.field(init=False, factory=trio.Event)
+    courier: Courier = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.state = SessionState(self.harness)
-        self.supervisor = Supervisor(self.id, self.driver, self.cwd, self.config, self._on_output)
+        self.supervisor = Supervisor(
+            self.id, self.driver, self.cwd, self.config, self._on_output, self._processes
+        )
         self.interaction.begin(self.first_turn)
+        self.courier = Courier(self._not_live)
 
     # --- views ---------------------------------------------------------------------------
 
@@ -120,6 +109,15 @@ class Session:
     @property
     def continuation_token(self) -> str:
         return self.interaction.continuation_token
+
+    def describe(self) -> dict[str, Any]:
+        """The record as the wire carries it."""
+        result: dict[str, Any] = unstructure(self.record())
+        return result
+
+    def _processes(self, processes: list[dict[str, int]]) -> None:
+        if self.on_processes is not None:
+            self.on_processes(self, processes)
 
     def record(self) -> SessionRecord:
         return SessionRecord(
@@ -150,15 +148,18 @@ class Session:
 
     def handle(self, event: Event) -> None:
         """Apply ``event`` to the state and journal what it means."""
+        before = self.state.status
         for type_, data in self.state.handle(event):
             self.journal.append(type_, data)
+        if self.state.status is not before and self.on_change is not None:
+            self.on_change(self)
         if self.state.ended:
             if not self.journal.closed:
                 self.journal.close()
         elif self.journal.full:
             log.warning("session %s: journal full, ending the session", self.id)
             self.supervisor.kill()
-            self._wake.set()
+            self.courier.interrupt()
             limit = self.journal.hard_max_bytes
             self.handle(Aborted(FailureCode.JOURNAL_FULL, f"The journal reached {limit} bytes."))
 
@@ -203,7 +204,7 @@ class Session:
             code = await self.supervisor.run(self.driver.first_argv(prompt), stdin, started)
             self._exited(code)
             while self.driver.per_turn and self.state.phase is Phase.IDLE:
-                delivery = await self._next_delivery()
+                delivery = await self.courier.next(lambda: self.state.phase is Phase.IDLE)
                 if delivery is not None:
                     await self._run_turn(delivery)
         except Exception as exc:
@@ -223,7 +224,7 @@ class Session:
         processes at once, log the traceback; the daemon and other sessions go on."""
         log.error("session %s failed inside", self.id, exc_info=exc)
         self.supervisor.kill()
-        self._wake.set()
+        self.courier.interrupt()
         while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
             exc = exc.exceptions[0]  # name the fault, not the nurseries around it
         message = f"internal error: {type(exc).__name__}: {exc}"[:500]
@@ -252,16 +253,7 @@ class Session:
         resumable = self.driver.per_turn and self.driver.conversation_id is not None
         self.handle(ProcessExited(returncode, resumable, self.continuation_token))
 
-    async def _next_delivery(self) -> _Delivery | None:
-        """Park a per-turn session between turns: the next follow-up, or None once the
-        session moved on (killed, stopped)."""
-        while self._pending is None and self.state.phase is Phase.IDLE:
-            self._wake = trio.Event()
-            await self._wake.wait()
-        delivery, self._pending = self._pending, None
-        return delivery
-
-    async def _run_turn(self, delivery: _Delivery) -> None:
+    async def _run_turn(self, delivery: Delivery) -> None:
         """One follow-up turn of a per-turn harness: its own process."""
 
         def started() -> None:
@@ -279,9 +271,8 @@ class Session:
         except CovenError as exc:  # the process could not start: the session is unchanged
             delivery.finish(exc)
             return
-        except BaseException:
-            if not delivery.done.is_set():  # the client must not wait for a dead turn
-                delivery.finish(InternalError("The session failed inside; see the daemon log."))
+        except BaseException:  # the client must not wait for a dead turn
+            delivery.finish(InternalError("The session failed inside; see the daemon log."))
             raise
         self._exited(code)
 
@@ -299,8 +290,8 @@ class Session:
             await self._start_turn(TurnInput.plain(data), body)
             return
         if self.supervisor.pid is None:  # the process is exiting
-            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
-        with self._delivery(), self.supervisor.output_held():
+            raise self._not_live()
+        with self.courier.writing(), self.supervisor.output_held():
             await self.supervisor.write(data.encode())
             self.handle(Recorded(EntryType.INPUT, body))
 
@@ -315,29 +306,20 @@ class Session:
 
     async def _start_turn(self, turn: TurnInput, input_body: dict[str, Any] | None) -> None:
         self._require_live()
-        if self.state.phase is not Phase.IDLE or self._delivering:
+        if self.state.phase is not Phase.IDLE or self.courier.busy:
             raise TurnActive("A turn is already running.", details={"sessionId": self.id})
         answers = self.interaction.answers(turn)
         lines = self.interaction.answer_lines(self.driver, answers)
         if answers:
             turn = attrs.evolve(turn, message="", harness_text="")
         if self.driver.per_turn:
-            delivery = _Delivery(turn, answers, input_body)
-            self._pending = delivery
-            self._wake.set()
-            self._delivering = True
-            try:
-                await delivery.done.wait()
-            finally:
-                self._delivering = False
-            if delivery.error is not None:
-                raise delivery.error
+            await self.courier.hand_over(Delivery(turn, answers, input_body))
             return
         if turn.harness_text:
             line = self.driver.turn_input(turn.harness_text)
             if line is not None:
                 lines.append(line)
-        with self._delivery(), self.supervisor.output_held():
+        with self.courier.writing(), self.supervisor.output_held():
             for line in lines:
                 await self.supervisor.write(line)
             self._begin(turn, answers, input_body)
@@ -348,7 +330,7 @@ class Session:
         """The harness has the turn: journal it (input, settled answers, the turn) and
         spend the continuation token."""
         if self.state.phase is not Phase.IDLE:
-            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+            raise self._not_live()
         if input_body is not None:
             self.handle(Recorded(EntryType.INPUT, input_body))
         for type_, data in self.interaction.settle(answers):
@@ -357,24 +339,12 @@ class Session:
         self.interaction.begin(turn)
         self.handle(TurnBegan(turn.message))
 
-    @contextlib.contextmanager
-    def _delivery(self) -> Iterator[None]:
-        """One client write to the harness at a time; kill cancels it (409 for the
-        client)."""
-        self._delivering = True
-        try:
-            with trio.CancelScope() as scope:
-                self._delivery_scope = scope
-                yield
-        finally:
-            self._delivering = False
-            self._delivery_scope = None
-        if scope.cancelled_caught:
-            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+    def _not_live(self) -> SessionNotLive:
+        return SessionNotLive("Session is not live.", details={"sessionId": self.id})
 
     def _require_live(self) -> None:
         if not self.state.live:
-            raise SessionNotLive("Session is not live.", details={"sessionId": self.id})
+            raise self._not_live()
 
     def resize(self, rows: int, cols: int) -> None:
         """Resize the session's terminal (PTY sessions); the harness gets SIGWINCH."""
@@ -386,7 +356,7 @@ class Session:
         try:
             self.supervisor.resize(rows, cols)
         except OSError:
-            raise SessionNotLive("Session is not live.", details={"sessionId": self.id}) from None
+            raise self._not_live() from None
 
     def kill(self) -> None:
         """``POST …/kill``: journal ``kill``, stop the harness with the full escalation.
@@ -405,6 +375,4 @@ class Session:
 
     def _interrupt(self) -> None:
         self.supervisor.request_stop()
-        if self._delivery_scope is not None:
-            self._delivery_scope.cancel()
-        self._wake.set()
+        self.courier.interrupt()

@@ -23,7 +23,7 @@ from ..errors import LaunchFailed, SendInputFailed
 from ..harness import Driver
 from ..harness._lines import LineFramer, Truncated
 from ..harness._process import READ_SIZE, HarnessProcess, SpawnError, spawn
-from ..harness._tree import REAPER, marker_env, stop_marked
+from ..harness._tree import REAPER, identity, marker_env, stop_marked
 from ..vocabulary import Entry, EntryType
 
 log = logging.getLogger("coven_trio.sessions")
@@ -40,13 +40,25 @@ LINES_PER_SLICE = 64
 
 #: Where translated output goes (the session).
 Sink = Callable[[list[Entry]], Awaitable[None]]
+#: Told which harness processes run now (``[]`` once reaped): the store records them so a
+#: restarted daemon can find and stop what a crashed one left.
+ProcessWatcher = Callable[[list[dict[str, int]]], None]
 
 
 class Supervisor:
     """Runs one session's harness processes, one at a time."""
 
-    def __init__(self, label: str, driver: Driver, cwd: str, config: Config, sink: Sink) -> None:
+    def __init__(
+        self,
+        label: str,
+        driver: Driver,
+        cwd: str,
+        config: Config,
+        sink: Sink,
+        watcher: ProcessWatcher | None = None,
+    ) -> None:
         self.label = label
+        self._watcher = watcher
         self.driver = driver
         self.cwd = cwd
         self.config = config
@@ -85,6 +97,9 @@ class Supervisor:
                 raise LaunchFailed(str(exc)) from None
             REAPER.managed.add(proc.pid)
             self.proc = proc
+            if self._watcher is not None:
+                found = identity(proc.pid)
+                self._watcher([found] if found is not None else [])
             log.info("session %s: started pid %d: %s", self.label, proc.pid, argv[0])
             try:
                 async with trio.open_nursery() as nursery:
@@ -108,6 +123,8 @@ class Supervisor:
                 REAPER.managed.discard(proc.pid)
                 await stop_marked(self.label)  # whatever is left, in the group or not
                 await proc.aclose_streams()
+                if self._watcher is not None:
+                    self._watcher([])
             return code
         finally:
             self._busy = False

@@ -44,14 +44,15 @@ async def test_no_stored_entry_is_too_large_for_an_events_page(
     big_prompt = "p" * 20_000  # message.received is lifecycle: kept, but cut to fit
     sid = (await launch(client, tmp_short, harness="claude", prompt=big_prompt))["id"]
     await wait_for_kind(client, sid, "session.waiting")
-    after = 0
-    while True:
-        page = await events(client, sid, afterSeq=after, limit=1)  # one entry per page
+    after, pages = 0, 0
+    while True:  # every entry, page by page: none is too large to be served
+        page = await events(client, sid, afterSeq=after, limit=1000)
         if not page["events"]:
             break
-        record = page["events"][0]
-        assert len(record["payload_json"]) <= 2 * 16 * 1024
-        after = record["seq"]
+        pages += 1
+        assert all(len(r["payload_json"]) <= 2 * 16 * 1024 for r in page["events"])
+        after = page["events"][-1]["seq"]
+    assert pages > 1
     received = next(
         payload(r) for r in (await events(client, sid))["events"] if r["kind"] == "message.received"
     )
@@ -60,10 +61,15 @@ async def test_no_stored_entry_is_too_large_for_an_events_page(
 
 
 @pytest.mark.parametrize(
-    "daemon_options", [{"journals_max_bytes": 3 * MIB, "max_entry_bytes": 2 * MIB}]
+    "daemon_options",
+    [
+        {"journals_max_bytes": 3 * MIB, "max_entry_bytes": 2 * MIB, "store": store}
+        for store in ("memory", "sqlite")
+    ],
+    ids=["memory", "sqlite"],
 )
-async def test_ended_sessions_are_forgotten_oldest_first_past_the_memory_budget(
-    client: httpx.AsyncClient, daemon: Daemon, tmp_short: Path
+async def test_ended_sessions_leave_memory_oldest_first_past_the_memory_budget(
+    client: httpx.AsyncClient, daemon: Daemon, tmp_short: Path, daemon_options: dict[str, object]
 ) -> None:
     ids = []
     for _ in range(6):  # each journals ~1 MiB of output, then ends
@@ -71,10 +77,18 @@ async def test_ended_sessions_are_forgotten_oldest_first_past_the_memory_budget(
         record = await launch(client, tmp_short, harness="command", command=["sh", "-c", script])
         await wait_for_kind(client, record["id"], "session.completed")
         ids.append(record["id"])
+        await daemon.sessions.store.flush()
     assert daemon.sessions.budget.used <= 3 * MIB
+    in_memory = [s.id for s in daemon.sessions.ordered()]
+    assert in_memory == ids[::-1][: len(in_memory)] and 2 <= len(in_memory) < 6  # newest
+    oldest = await client.get(f"/api/v1/sessions/{ids[0]}")
     listed = [r["id"] for r in (await client.get("/api/v1/sessions")).json()]
-    assert listed == ids[::-1][: len(listed)] and 2 <= len(listed) < 6  # newest kept
-    assert (await client.get(f"/api/v1/sessions/{ids[0]}")).status_code == 404
+    if daemon_options["store"] == "memory":  # forgotten
+        assert oldest.status_code == 404 and listed == in_memory
+    else:  # read from the store
+        assert oldest.json()["status"] == "completed" and listed == ids[::-1]
+        page = await events(client, ids[0])
+        assert kinds(page["events"])[-1] == "session.completed"
 
 
 @pytest.mark.parametrize("daemon_options", [{"send_timeout": 0.5}])

@@ -71,8 +71,8 @@ async def test_journal_cap_drops_output_and_says_so(
     assert text.startswith("line 0\n") and json.dumps(truncated[0])
 
 
-@pytest.mark.parametrize("daemon_options", [{"max_retained_sessions": 2}])
-async def test_only_the_newest_ended_sessions_are_kept(
+@pytest.mark.parametrize("daemon_options", [{"max_retained_sessions": 2, "store": "memory"}])
+async def test_without_a_store_only_the_newest_ended_sessions_are_kept(
     client: httpx.AsyncClient, tmp_short: Path
 ) -> None:
     ids = []

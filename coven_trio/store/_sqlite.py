@@ -1,0 +1,299 @@
+"""The SQLite store: ``<home>/coven-trio.sqlite3``, WAL, ``synchronous=NORMAL``.
+
+Three connections, each with one job: the writer's (group commits, ``_writer.py``), one
+for reads (a worker thread at a time), one for maintenance (recovery at startup,
+pruning). WAL lets the reads go on while a commit is under way. Every call into SQLite
+runs in a worker thread, never on the event loop.
+
+Durability: what a commit covered survives ``kill -9`` (WAL with ``synchronous=NORMAL``
+loses only on power loss or an OS crash); at most the last group-commit window, plus
+whatever was queued behind a failing disk, is lost with the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .._clock import utc_now
+from .._json import dumps
+from ..journal import Journal
+from ..vocabulary import EntryType, FailureCode, SessionStatus
+from ._base import Orphan, Pruned, Store, StoredSession, StoreUnavailable
+from ._schema import NewerSchema, migrate
+from ._writer import Writer
+
+#: Statuses of a session that was still going when its row was last written.
+_LIVE = ("created", SessionStatus.RUNNING, SessionStatus.WAITING, "idle")
+_ENDED = (
+    SessionStatus.COMPLETED,
+    SessionStatus.FAILED,
+    SessionStatus.KILLED,
+    SessionStatus.ORPHANED,
+)
+#: Sessions forgotten per pruning transaction: pruning never holds the file for long.
+PRUNE_BATCH = 50
+_COLUMNS = "record, status, updated_at, event_count, processes"
+
+
+def _stored(row: tuple[Any, ...]) -> StoredSession:
+    record, status, updated_at, event_count, processes = row
+    record = json.loads(record)
+    record.update(status=status, updated_at=updated_at, event_count=event_count, pid=None)
+    return StoredSession(record=record, processes=json.loads(processes))
+
+
+class SqliteStore(Store):
+    durable = True
+
+    def __init__(self, path: Path, *, max_queue_bytes: int = 64 << 20) -> None:
+        self.path = self._file = path
+        try:
+            if not path.exists():  # private from the first moment, like the socket
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+            write = self._connect()
+            migrate(write)
+            self._reader = self._connect()
+            self._maintenance = self._connect()
+        except (sqlite3.Error, NewerSchema, OSError) as exc:
+            raise StoreUnavailable(f"cannot open the store {path}: {exc}") from None
+        self._writer = Writer(write, max_queue_bytes)
+        self._connections = (write, self._reader, self._maintenance)
+        self._reads = trio.CapacityLimiter(1)
+        self.last_prune_at: str | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._file, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+            raise sqlite3.OperationalError("the store cannot use WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    # --- writes --------------------------------------------------------------------------
+
+    def save_session(self, session_id: str, record: dict[str, Any], ended: bool) -> None:
+        row = (
+            session_id,
+            dumps(record).decode(),
+            record["status"],
+            record["created_at"],
+            record["updated_at"],
+            utc_now() if ended else None,
+            record.get("conversation_id"),
+            record["harness"],
+        )
+        self._writer.save_session(row)
+
+    def append(self, session_id: str, index: int, line: bytes, lifecycle: bool) -> None:
+        self._writer.append(session_id, index, line, lifecycle)
+
+    def set_processes(self, session_id: str, processes: list[dict[str, int]]) -> None:
+        self._writer.set_processes(session_id, json.dumps(processes))
+
+    def discard(self, session_id: str) -> None:
+        self._writer.discard(session_id)
+
+    def committed(self, session_id: str, count: int) -> bool:
+        return self._writer.committed(session_id, count)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._writer.run(task_status=task_status)
+
+    async def flush(self) -> None:
+        await self._writer.flush()
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            for _ in range(3):  # a failing disk gets a few more tries, not forever
+                await self._writer.commit_pending()
+                if not self._writer._ops:
+                    break
+        for conn in self._connections:
+            conn.close()
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def _read(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        def query() -> list[tuple[Any, ...]]:
+            return self._reader.execute(sql, args).fetchall()
+
+        return await trio.to_thread.run_sync(query, limiter=self._reads)
+
+    async def get(self, session_id: str) -> StoredSession | None:
+        rows = await self._read(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", session_id)
+        return _stored(rows[0]) if rows else None
+
+    async def page(self, before: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        if before is None:
+            sql = f"SELECT {_COLUMNS} FROM sessions ORDER BY created_at DESC, id DESC LIMIT ?"
+            rows = await self._read(sql, limit)
+        else:
+            sql = (
+                f"SELECT {_COLUMNS} FROM sessions WHERE created_at < ? "
+                "OR (created_at = ? AND id < ?) ORDER BY created_at DESC, id DESC LIMIT ?"
+            )
+            rows = await self._read(sql, before[0], before[0], before[1], limit)
+        return [_stored(row).record for row in rows]
+
+    async def lines(self, session_id: str) -> list[bytes] | None:
+        if not await self._read("SELECT 1 FROM sessions WHERE id = ?", session_id):
+            return None
+        rows = await self._read(
+            "SELECT line FROM events WHERE session_id = ? ORDER BY idx", session_id
+        )
+        return [bytes(row[0]) for row in rows]
+
+    async def find_conversation(self, conversation_id: str) -> str | None:
+        rows = await self._read(
+            "SELECT id FROM sessions WHERE conversation_id = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            conversation_id,
+        )
+        return str(rows[0][0]) if rows else None
+
+    # --- maintenance ---------------------------------------------------------------------
+
+    async def recover(self, note: str) -> list[Orphan]:
+        return await trio.to_thread.run_sync(self._recover, note)
+
+    def _recover(self, note: str) -> list[Orphan]:
+        conn = self._maintenance
+        marks = ",".join("?" * len(_LIVE))
+        rows = conn.execute(
+            f"SELECT id, record, processes FROM sessions WHERE status IN ({marks})", _LIVE
+        ).fetchall()
+        orphans = []
+        for session_id, record, processes in rows:
+            lines = [
+                bytes(r[0])
+                for r in conn.execute(
+                    "SELECT line FROM events WHERE session_id = ? ORDER BY idx", (session_id,)
+                )
+            ]
+            added = _orphan_entries(session_id, lines, note)
+            updated = json.loads(record)
+            updated.update(status=SessionStatus.ORPHANED.value, pid=None)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?)",
+                [(session_id, len(lines) + i, line) for i, line in enumerate(added)],
+            )
+            conn.execute(
+                "UPDATE sessions SET status = ?, record = ?, ended_at = ?, processes = '[]', "
+                "event_count = ?, bytes = bytes + ?, updated_at = ? WHERE id = ?",
+                (
+                    SessionStatus.ORPHANED.value,
+                    dumps(updated).decode(),
+                    utc_now(),
+                    len(lines) + len(added),
+                    sum(map(len, added)),
+                    utc_now(),
+                    session_id,
+                ),
+            )
+            conn.execute("COMMIT")
+            orphans.append(Orphan(session_id=session_id, processes=json.loads(processes)))
+        return orphans
+
+    async def prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
+        result = await trio.to_thread.run_sync(self._prune, max_age_seconds, max_bytes)
+        self.last_prune_at = utc_now()
+        return result
+
+    def _prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
+        conn = self._maintenance
+        marks = ",".join("?" * len(_ENDED))
+        oldest = (
+            f"SELECT id, bytes, event_count FROM sessions WHERE status IN ({marks}) "
+            "AND COALESCE(ended_at, updated_at) < ? ORDER BY COALESCE(ended_at, updated_at) LIMIT ?"
+        )
+        sessions = events = size = 0
+        if max_age_seconds is not None:
+            cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - max_age_seconds))
+            while batch := conn.execute(oldest, (*_ENDED, cutoff, PRUNE_BATCH)).fetchall():
+                sessions, events, size = _forget(conn, batch, sessions, events, size)
+        if max_bytes is not None:
+            (total,) = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM sessions").fetchone()
+            while total > max_bytes:
+                batch = conn.execute(oldest, (*_ENDED, "9999", PRUNE_BATCH)).fetchall()
+                if not batch:
+                    break
+                before = size
+                sessions, events, size = _forget(conn, batch, sessions, events, size)
+                total -= size - before
+        return Pruned(sessions, events, size)
+
+    def health(self) -> dict[str, Any] | None:
+        def size(path: Path) -> int:
+            try:
+                return path.stat().st_size
+            except OSError:
+                return 0
+
+        try:
+            disk = os.statvfs(self._file.parent)
+            free = disk.f_bavail * disk.f_frsize
+        except OSError:
+            free = 0
+        writer = self._writer.health()
+        status = {"healthy": "ok", "pressured": "warning"}.get(writer["state"], "degraded")
+        return {
+            "eventWriter": writer,
+            "storage": {
+                "status": status,
+                "path": str(self._file),
+                "databaseBytes": size(self._file),
+                "walBytes": size(self._file.with_name(self._file.name + "-wal")),
+                "lastPruneAt": self.last_prune_at,
+                "writerBacklogEvents": writer["queuedEvents"],
+                "writerBacklogBytes": writer["queuedBytes"],
+                "freeDiskBytes": free,
+            },
+        }
+
+
+def _forget(
+    conn: sqlite3.Connection, batch: list[tuple[Any, ...]], sessions: int, events: int, size: int
+) -> tuple[int, int, int]:
+    conn.execute("BEGIN IMMEDIATE")
+    for session_id, nbytes, count in batch:
+        conn.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+        conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        sessions, events, size = sessions + 1, events + count, size + nbytes
+    conn.execute("COMMIT")
+    return sessions, events, size
+
+
+def _orphan_entries(session_id: str, lines: list[bytes], note: str) -> list[bytes]:
+    """The lines that end an orphaned session's journal: a failed turn if one was open,
+    then ``session.failed {code: "orphaned"}`` (so tailers finish, as after any end)."""
+    journal = Journal.from_lines(session_id, lines, closed=False)
+    added: list[bytes] = []
+    journal.sink = lambda _sid, _index, line, _lifecycle: added.append(line)
+    for index in range(len(journal) - 1, -1, -1):
+        kind = journal.type_of(index)
+        if kind in (EntryType.TURN_COMPLETED, EntryType.TURN_FAILED):
+            break
+        if kind == EntryType.TURN_STARTED:
+            turn = journal.get(index).data or {}
+            failed = {"code": FailureCode.ORPHANED, "message": note, **turn}
+            journal.append(EntryType.TURN_FAILED, failed)
+            break
+    if len(journal) and journal.type_of(len(journal) - 1) not in (
+        EntryType.SESSION_COMPLETED,
+        EntryType.SESSION_FAILED,
+    ):
+        journal.append(EntryType.SESSION_FAILED, {"code": FailureCode.ORPHANED, "message": note})
+    return added
+
+
+__all__ = ["SqliteStore", "StoreUnavailable"]
