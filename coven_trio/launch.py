@@ -9,6 +9,7 @@ refused launch creates no session and no process: paths (``projectRoot`` canonic
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class LaunchPlan:
     executable: str
     model: str | None
     command: list[str] | None
+    #: ``(mode, id)`` of a validated ``conversation``.
+    conversation: tuple[str, str] | None = None
 
 
 def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan:
@@ -86,7 +89,9 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
                 "was not found on PATH",
                 details={"harness": harness_id, "executable": spec.executable},
             )
+    conversation = _conversation(request, harness_id, mode)
     return LaunchPlan(
+        conversation=conversation,
         project_root=root,
         cwd=cwd,
         harness=harness_id,
@@ -97,6 +102,40 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
         model=model_id(request.model),
         command=command,
     )
+
+
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+#: Where a conversation can be started with a chosen id or continued (Coven's table).
+_CONVERSATIONS = {
+    (HarnessId.CLAUDE, LaunchMode.STREAM),
+    (HarnessId.CLAUDE, LaunchMode.NON_INTERACTIVE),
+    (HarnessId.CODEX, LaunchMode.NON_INTERACTIVE),
+}
+
+
+def _conversation(request: LaunchRequest, harness: str, mode: LaunchMode) -> tuple[str, str] | None:
+    conversation = request.conversation
+    if conversation is None:
+        return None
+    if conversation.mode not in ("init", "resume"):
+        raise InvalidRequest(
+            f"conversation.mode must be `init` or `resume`, got `{conversation.mode}`",
+            details={"conversation": {"mode": conversation.mode}},
+        )
+    conversation_id = conversation.id.strip()
+    if not _CONVERSATION_ID.fullmatch(conversation_id):
+        raise InvalidRequest(
+            "conversation.id must be 1-200 characters of A-Z a-z 0-9 . _ -",
+            details={"conversation": {"id": conversation.id}},
+        )
+    if (harness, mode) not in _CONVERSATIONS:
+        raise InvalidRequest(
+            f"harness `{harness}` in {mode} mode cannot start or resume a conversation",
+            details={"harness": harness, "launchMode": mode},
+        )
+    if harness == HarnessId.CODEX and conversation.mode == "init":
+        return None  # codex mints its own thread id (as Coven ignores init for it)
+    return conversation.mode, conversation_id
 
 
 def resolve_paths(project_root: str | None, cwd: str | None) -> tuple[str, str]:

@@ -163,6 +163,15 @@ def _no_nul(instance: Any, attribute: Any, value: Any) -> None:
         raise ValueError(f"`{_to_camel(attribute.name)}` must not contain NUL characters")
 
 
+@attrs.frozen
+class Conversation:
+    """``conversation`` of a launch: start the harness's conversation with this id
+    (``init``), or continue that conversation (``resume``), as Coven names it."""
+
+    mode: str
+    id: str
+
+
 @camel
 @attrs.frozen
 class LaunchRequest:
@@ -178,6 +187,7 @@ class LaunchRequest:
     model: str | None = attrs.field(default=None, validator=_no_nul)
     #: argv for the ``command`` harness.
     command: list[str] | None = attrs.field(default=None, validator=_no_nul)
+    conversation: Conversation | None = None
 
 
 def _window_side(instance: Any, attribute: Any, value: int) -> None:
@@ -219,3 +229,6 @@ class SessionRecord:
     pid: int | None
     turns: int
     event_count: int
+    #: The session whose harness conversation this one continues (``conversation``
+    #: ``resume``), if the daemon knows it.
+    resumed_from: str | None = None

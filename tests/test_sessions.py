@@ -88,7 +88,7 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
     assert payload(lines[-1])["code"] == "killed"
     # the recorded argv is the real one
     argv = argv_log(fakes_on_path)[0]["argv"]
-    assert argv == [
+    assert argv[:-2] == [
         "--print",
         "--input-format",
         "stream-json",
@@ -97,6 +97,8 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
         "--verbose",
         "--include-partial-messages",
     ]
+    # the daemon named the conversation, so resuming it never depends on the output
+    assert argv[-2:] == ["--session-id", record["conversation_id"]]
 
 
 async def test_input_to_claude_stream_starts_a_new_turn(

@@ -96,6 +96,11 @@ class CovenV1:
             self._health = (harnesses, models.unstructure(health))
         body = dict(self._health[1])
         body["daemon"] = {**body["daemon"], "uptime": round(who.uptime, 3)}
+        store = self.ctx.store.health()
+        if store is not None:
+            body.update(store)
+        elif self.ctx.store_error is not None:
+            body["storage"] = {"status": "degraded", "lastError": self.ctx.store_error}
         return body
 
     async def health(self, request: Request) -> Response:

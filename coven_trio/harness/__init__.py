@@ -8,6 +8,7 @@ turns a launch into argv and native output into journal entries.
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import attrs
@@ -99,6 +100,7 @@ def make_driver(
     command: list[str] | None,
     system_prompt: str | None = None,
     permission_prompts: bool = False,
+    conversation: tuple[str, str] | None = None,
 ) -> Driver:
     """The driver for one session of ``spec`` (inputs already validated).
 
@@ -117,17 +119,29 @@ def make_driver(
                 model_flag=flag or "--model",
             )
         return ManifestDriver(executable=executable, mode=mode, model=model, manifest=spec.manifest)
+    resume = conversation is not None and conversation[0] == "resume"
     if spec.id == HarnessId.CLAUDE:
+        named = mode is not LaunchMode.INTERACTIVE
+        # The daemon names every new conversation itself (a uuid, as claude wants).
+        chosen = str(uuid.uuid4()) if named else None
         return ClaudeDriver(
             executable=executable,
             mode=mode,
             model=model,
             system_prompt=system_prompt,
             permission_prompts=permission_prompts and mode is LaunchMode.STREAM,
+            conversation_flags=named,
+            conversation_id=conversation[1] if conversation else chosen,
+            resume=resume,
         )
     if spec.id == HarnessId.CODEX:
         return CodexDriver(
-            executable=executable, mode=mode, model=model, system_prompt=system_prompt
+            executable=executable,
+            mode=mode,
+            model=model,
+            system_prompt=system_prompt,
+            conversation_id=conversation[1] if conversation else None,
+            resume=resume,
         )
     return CommandDriver(executable=executable, mode=mode, argv=tuple(command or ()))
 

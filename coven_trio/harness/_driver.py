@@ -61,6 +61,8 @@ class Driver:
     model: str | None = None
     #: The harness's own conversation id (claude ``session_id``, codex ``thread_id``).
     conversation_id: str | None = None
+    #: The first process continues ``conversation_id`` (rather than starting it).
+    resume: bool = False
     #: Instructions for the whole session (an agent profile's ``systemPrompt``).
     system_prompt: str | None = None
 

@@ -49,6 +49,9 @@ class ClaudeDriver(Driver):
     model_flag: str = "--model"
     #: Ask us (on stdout, ``control_request``) before using a tool (stream mode).
     permission_prompts: bool = False
+    #: Name the conversation on the command line (``--session-id`` / ``--resume``): the
+    #: real claude does; a manifest's stream harness may not.
+    conversation_flags: bool = False
     _answering: bool = False
     _tools: dict[str, str] = attrs.field(factory=dict)
 
@@ -68,11 +71,18 @@ class ClaudeDriver(Driver):
             head += ["--permission-prompt-tool", "stdio"]
         return head + _bypass()
 
+    def _conversation(self) -> list[str]:
+        """``--session-id ID`` (the daemon chose it, so resuming never depends on reading
+        it back from the output) or ``--resume ID``."""
+        if not self.conversation_flags or self.conversation_id is None:
+            return []
+        return ["--resume" if self.resume else "--session-id", self.conversation_id]
+
     def first_argv(self, prompt: str) -> list[str]:
         if self.mode is LaunchMode.STREAM:
-            return [*self._head(), *self.stream_args]
+            return [*self._head(), *self.stream_args, *self._conversation()]
         if self.mode is LaunchMode.NON_INTERACTIVE:
-            return [*self._head(), *PRINT_ARGS, "--", prompt]
+            return [*self._head(), *PRINT_ARGS, *self._conversation(), "--", prompt]
         return [*self._head(), "--", prompt]
 
     def next_argv(self, prompt: str) -> list[str]:

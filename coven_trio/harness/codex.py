@@ -44,6 +44,8 @@ class CodexDriver(Driver):
     def first_argv(self, prompt: str) -> list[str]:
         if self.mode is LaunchMode.INTERACTIVE:
             return [*self._head(), "--", prompt]
+        if self.resume and self.conversation_id:
+            return [*self._head(), *EXEC_ARGS, "resume", self.conversation_id, "--", "-"]
         return [*self._head(), *EXEC_ARGS, "--", "-"]
 
     def next_argv(self, prompt: str) -> list[str]:

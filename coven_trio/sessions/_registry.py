@@ -21,7 +21,8 @@ from .._clock import new_session_id
 from ..config import MAX_TITLE_CHARS, Config
 from ..errors import CapacityExhausted, SessionNotFound, SessionNotLive
 from ..harness import HarnessCatalog, make_driver
-from ..journal import Journal, MemoryBudget
+from ..harness._tree import identity
+from ..journal import LIFECYCLE_TYPES, Journal, MemoryBudget
 from ..launch import LaunchPlan, plan_launch
 from ..models import LaunchRequest
 from ..store import Store
@@ -133,11 +134,11 @@ class SessionRegistry:
         try:
             await self._nursery.start(session.run)
         except BaseExceptionGroup as group:
-            self.store.discard(session.id)
             raise _sole(group) from None
         finally:
             self._launching -= 1
         self._sessions[session.id] = session
+        self._persist(session)
         log.info("session %s launched (%s, %s)", session.id, session.harness, session.launch_mode)
         return session
 
@@ -173,6 +174,18 @@ class SessionRegistry:
                 return True
         return False
 
+    def _persist(self, session: Session) -> None:
+        """A launched session goes to the store: its row, what its journal holds so far,
+        then every line as it is written (a launch that failed never reaches it)."""
+        self.store.save_session(session.id, session.describe(), session.state.ended)
+        journal = session.journal
+        for index in range(len(journal)):
+            line = journal.line(index)
+            self.store.append(session.id, index, line, journal.type_of(index) in LIFECYCLE_TYPES)
+        journal.sink = self.store.append
+        if session.supervisor.pid is not None:
+            self._on_processes(session, [p for p in [identity(session.supervisor.pid)] if p])
+
     def _on_change(self, session: Session) -> None:
         self.store.save_session(session.id, session.describe(), session.state.ended)
 
@@ -196,6 +209,7 @@ class SessionRegistry:
             command=plan.command,
             system_prompt=system_prompt,
             permission_prompts=permission_prompts,
+            conversation=plan.conversation,
         )
         turn = first_turn or TurnInput.plain(plan.prompt)
         session_id = new_session_id()
@@ -225,8 +239,6 @@ class SessionRegistry:
             on_change=self._on_change,
             on_processes=self._on_processes,
         )
-        session.journal.sink = self.store.append
-        self.store.save_session(session_id, session.describe(), False)
         started: dict[str, Any] = {"sessionId": session_id, "harness": plan.harness}
         if agent is not None:
             started["agent"] = agent

@@ -55,9 +55,6 @@ class Store:
     def set_processes(self, session_id: str, processes: list[dict[str, int]]) -> None:
         """The session's live harness processes: ``[{pid, pgid, start}]``."""
 
-    def discard(self, session_id: str) -> None:
-        """Forget a session that never started (its launch failed)."""
-
     def committed(self, session_id: str, count: int) -> bool:
         """Are the first ``count`` entries of the session durable?"""
         return True

@@ -97,9 +97,6 @@ class SqliteStore(Store):
     def set_processes(self, session_id: str, processes: list[dict[str, int]]) -> None:
         self._writer.set_processes(session_id, json.dumps(processes))
 
-    def discard(self, session_id: str) -> None:
-        self._writer.discard(session_id)
-
     def committed(self, session_id: str, count: int) -> bool:
         return self._writer.committed(session_id, count)
 

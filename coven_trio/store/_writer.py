@@ -29,7 +29,7 @@ GROUP_COMMIT = 0.005
 #: Wait after a failed commit before retrying it.
 RETRY_DELAY = 1.0
 
-_EVENT, _SESSION, _PROCESSES, _DISCARD = range(4)
+_EVENT, _SESSION, _PROCESSES = range(3)
 
 _UPSERT = """
 INSERT INTO sessions (id, record, status, created_at, updated_at, ended_at, conversation_id,
@@ -92,9 +92,6 @@ class Writer:
     def set_processes(self, session_id: str, processes: str) -> None:
         self._queue((_PROCESSES, session_id, processes))
 
-    def discard(self, session_id: str) -> None:
-        self._queue((_DISCARD, session_id))
-
     def committed(self, session_id: str, count: int) -> bool:
         return self._committed.get(session_id, 0) >= count
 
@@ -136,9 +133,6 @@ class Writer:
         self.queued_bytes -= sum(len(op[3]) for op in events)
         for session_id, count in counts.items():
             self._committed[session_id] = max(self._committed.get(session_id, 0), count)
-        for op in ops:
-            if op[0] == _DISCARD:
-                self._committed.pop(op[1], None)
         self._done += len(ops)
         self._done_changed.set()
         self._done_changed = trio.Event()
@@ -160,14 +154,8 @@ class Writer:
                     stat[2] = line_at(line)
                 elif op[0] == _SESSION:
                     conn.execute(_UPSERT, op[1])
-                elif op[0] == _PROCESSES:
-                    conn.execute("UPDATE sessions SET processes = ? WHERE id = ?", (op[2], op[1]))
                 else:
-                    conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", events)
-                    events.clear()
-                    conn.execute("DELETE FROM events WHERE session_id = ?", (op[1],))
-                    conn.execute("DELETE FROM sessions WHERE id = ?", (op[1],))
-                    counts.pop(op[1], None)
+                    conn.execute("UPDATE sessions SET processes = ? WHERE id = ?", (op[2], op[1]))
             conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", events)
             for session_id, (count, size, at) in counts.items():
                 conn.execute(_COUNTS, (count, size, at, session_id))

@@ -55,3 +55,21 @@ def huge_line():
 def hang_forever():
     while True:
         time.sleep(3600)
+
+
+def remember(conversation, text):
+    """Append ``text`` to a conversation's history (under FAKE_STATE_DIR); returns how
+    many messages it held before, so a resumed conversation can say so."""
+    folder = os.environ.get("FAKE_STATE_DIR")
+    if not folder:
+        return 0
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, conversation)
+    try:
+        with open(path) as f:
+            before = len(f.read().splitlines())
+    except FileNotFoundError:
+        before = 0
+    with open(path, "a") as f:
+        f.write(text.replace("\n", " ") + "\n")
+    return before
