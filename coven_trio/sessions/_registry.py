@@ -129,6 +129,8 @@ class SessionRegistry:
                 headers=[("retry-after", "1")],
             )
         session = self._prepare(request, plan, agent, first_turn, system_prompt, permission_prompts)
+        if plan.conversation is not None and plan.conversation[0] == "resume":
+            session.resumed_from = await self.latest_on(plan.conversation[1])
         assert self._nursery is not None
         self._launching += 1
         try:

@@ -64,6 +64,8 @@ class Session:
     journal: Journal
     first_turn: TurnInput
     agent: str | None = None
+    #: The session whose harness conversation this one continues.
+    resumed_from: str | None = None
     created_at: str = attrs.field(factory=utc_now)
     exit_code: int | None = None
     #: Set once the session has ended and its processes are reaped.
@@ -142,6 +144,7 @@ class Session:
             pid=self.pid,
             turns=self.turns,
             event_count=len(self.journal),
+            resumed_from=self.resumed_from,
         )
 
     # --- the journal's one writer --------------------------------------------------------
