@@ -115,6 +115,43 @@ async def kill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def prune(args: argparse.Namespace) -> int:
+    """``sessions prune``: the daemon forgets old ended sessions from its store now."""
+    action_args = {"olderThanDays": args.older_than, "maxBytes": args.max_bytes}
+    result = await _client(args).action(
+        "coven.store.prune", **{k: v for k, v in action_args.items() if v is not None}
+    )
+    pruned = result["event"]["payload"]
+    if args.json:
+        _print_json(pruned)
+    else:
+        print(f"pruned {pruned['sessions']} sessions ({pruned['bytes']:,} bytes of journal)")
+    return EXIT_OK
+
+
+async def archive(args: argparse.Namespace) -> int:
+    """``sessions archive ID``: its record, then every journal entry (EventRecords), as
+    NDJSON in a file of its own; kept however the store is pruned later."""
+    client = _client(args)
+    record = await client.session(args.session)
+    path = Path(args.output or f"{args.session}.ndjson")
+    count = 0
+    with path.open("w") as out:  # noqa: ASYNC230 - a local file, written as pages arrive
+        out.write(json.dumps({"type": "coven-trio.archive", "record": record}) + "\n")
+        while True:
+            page = await client.events(args.session, after_seq=count, limit=1000)
+            for event in page["events"]:
+                out.write(json.dumps(event) + "\n")
+            count += len(page["events"])
+            if not page["hasMore"]:
+                break
+    if args.json:
+        _print_json({"path": str(path), "events": count})
+    else:
+        print(f"{path}: {count} events")
+    return EXIT_OK
+
+
 def render(entry: dict[str, Any]) -> str | None:
     """One journal entry for a person; None for entries not worth a line."""
     try:

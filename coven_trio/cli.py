@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--eve-mount", default=DEFAULT_EVE_MOUNT, help="path prefix of the eve-compatible API"
     )
+    run.add_argument(
+        "--store",
+        default="sqlite",
+        choices=["sqlite", "memory"],
+        help="where sessions live: sqlite (survive restarts; the default) or memory",
+    )
     _client_commands(commands)
     return parser
 
@@ -57,6 +63,11 @@ def _client_commands(commands: Any) -> None:
     )
     common.add_argument("--json", action="store_true", help="print JSON for programs")
     common.add_argument("--eve-mount", default=DEFAULT_EVE_MOUNT, help=argparse.SUPPRESS)
+    # The same options on a command's own subcommands, without defaults: a default there
+    # would overwrite what was given before the subcommand (`sessions --home X prune`).
+    nested = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    nested.add_argument("--home", type=Path)
+    nested.add_argument("--json", action="store_true")
 
     def add(name: str, run: Any, help_: str) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = commands.add_parser(name, parents=[common], help=help_)
@@ -65,7 +76,18 @@ def _client_commands(commands: Any) -> None:
 
     add("health", _commands.health, "the daemon's health handshake")
     add("status", _commands.status, "is a daemon running on the home? (running/stale/unreachable)")
-    add("sessions", _commands.sessions, "list sessions, newest first")
+    sessions = add("sessions", _commands.sessions, "list sessions, newest first")
+    about = sessions.add_subparsers(dest="about")
+    prune = about.add_parser("prune", parents=[nested], help="forget old ended sessions now")
+    prune.set_defaults(run=_commands.prune)
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="default: the daemon's")
+    prune.add_argument("--max-bytes", type=int, help="default: the daemon's")
+    archive = about.add_parser(
+        "archive", parents=[nested], help="write a session (record and journal) to a file"
+    )
+    archive.set_defaults(run=_commands.archive)
+    archive.add_argument("session")
+    archive.add_argument("-o", "--output", help="file (default: <session id>.ndjson)")
     launch = add("launch", _commands.launch, "launch a session; prints its id")
     launch.add_argument("--harness", required=True, help="claude, codex, command, or a manifest id")
     launch.add_argument(
@@ -123,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _commands.run(args.run, args)
     configure(args.log_level, args.log_format)
     try:
-        config = Config(home=args.home or default_home(), eve_mount=args.eve_mount)
+        config = Config(
+            home=args.home or default_home(), eve_mount=args.eve_mount, store=args.store
+        )
     except ValueError as invalid:
         print(f"coven-trio: {invalid}", file=sys.stderr)
         return 2

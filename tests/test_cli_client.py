@@ -97,3 +97,26 @@ async def test_cli_status_without_daemon(tmp_short: Path) -> None:
     assert (code, json.loads(out)["state"]) == (4, "stale")
     code, _, err = await cli(home, "health", check=False)
     assert code == 3 and "unreachable" in err
+
+
+async def test_sessions_archive_and_prune(daemon: Daemon, tmp_short: Path) -> None:
+    home = daemon.config.home
+    record = await cli_json(
+        home, "launch", "--harness", "command", "--project-root", str(tmp_short), "--", "true"
+    )
+    sid = record["id"]
+    with trio.fail_after(20):
+        while (await cli_json(home, "sessions"))[0]["status"] != "completed":
+            await trio.sleep(0.05)
+    archived = tmp_short / "kept.ndjson"
+    result = await cli_json(home, "sessions", "archive", sid, "-o", str(archived))
+    lines = [json.loads(line) for line in archived.read_text().splitlines()]
+    assert lines[0] == {"type": "coven-trio.archive", "record": lines[0]["record"]}
+    assert lines[0]["record"]["id"] == sid
+    assert [e["seq"] for e in lines[1:]] == list(range(1, result["events"] + 1))
+    assert lines[-1]["kind"] == "session.completed"
+    await daemon.sessions.store.flush()
+    pruned = await cli_json(home, "sessions", "prune", "--older-than", "0")
+    assert pruned["sessions"] == 1
+    _, human, _ = await cli(home, "sessions", "prune")
+    assert human.startswith("pruned 0 sessions")

@@ -33,6 +33,7 @@ class Action(StrEnum):
     CAPABILITIES_REFRESH = "coven.capabilities.refresh"
     SESSIONS_KILL = "coven.sessions.kill"
     SESSIONS_KILL_ALL = "coven.sessions.killAll"
+    STORE_PRUNE = "coven.store.prune"
 
 
 #: The fixed capability catalog (the Rust daemon's shape; only what we serve).
@@ -146,6 +147,8 @@ class CovenV1:
         elif action == Action.SESSIONS_KILL_ALL:
             killed = await self.ctx.sessions.kill_all()
             payload, kind = {"sessionIds": killed}, "sessions.killed"
+        elif action == Action.STORE_PRUNE:
+            payload, kind = await self._prune(args, action), "store.pruned"
         else:
             raise ActionRejected(f"unknown action `{action}`", action=action)
         event: dict[str, Any] = {"kind": kind, "action": action}
@@ -157,6 +160,23 @@ class CovenV1:
         return Response.json(
             {"ok": True, "accepted": True, "action": action, "status": "completed", "event": event}
         )
+
+    async def _prune(self, args: dict[str, Any], action: str) -> dict[str, Any]:
+        """``coven.store.prune`` ``{olderThanDays?, maxBytes?}`` (defaults: the daemon's
+        retention): forget ended sessions from the store now."""
+        config = self.ctx.config
+        days, max_bytes = args.get("olderThanDays"), args.get("maxBytes")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+            raise ActionRejected("args.olderThanDays must be a number", action=action)
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+        ):
+            raise ActionRejected("args.maxBytes must be an integer", action=action)
+        age = (config.store_max_age_days if days is None else days) * 86400
+        pruned = await self.ctx.store.prune(
+            age, config.store_max_bytes if max_bytes is None else max_bytes
+        )
+        return {"sessions": pruned.sessions, "events": pruned.events, "bytes": pruned.bytes}
 
     # --- sessions ------------------------------------------------------------------------
 

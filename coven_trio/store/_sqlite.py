@@ -215,18 +215,23 @@ class SqliteStore(Store):
         )
         sessions = events = size = 0
         if max_age_seconds is not None:
-            cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - max_age_seconds))
+            moment = time.time() - max_age_seconds
+            cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment))
+            cutoff += f".{int(moment % 1 * 1_000_000):06d}Z"  # utc_now()'s format
             while batch := conn.execute(oldest, (*_ENDED, cutoff, PRUNE_BATCH)).fetchall():
                 sessions, events, size = _forget(conn, batch, sessions, events, size)
         if max_bytes is not None:
             (total,) = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM sessions").fetchone()
             while total > max_bytes:
-                batch = conn.execute(oldest, (*_ENDED, "9999", PRUNE_BATCH)).fetchall()
+                batch = []  # the oldest, just enough of them (at most a batch at a time)
+                for row in conn.execute(oldest, (*_ENDED, "9999", PRUNE_BATCH)).fetchall():
+                    batch.append(row)
+                    total -= row[1]
+                    if total <= max_bytes:
+                        break
                 if not batch:
                     break
-                before = size
                 sessions, events, size = _forget(conn, batch, sessions, events, size)
-                total -= size - before
         return Pruned(sessions, events, size)
 
     def health(self) -> dict[str, Any] | None:
