@@ -30,6 +30,9 @@ def _goal(row: dict[str, Any]) -> str:
     if "goal_max" in row:
         met = row["value"] <= row["goal_max"]
         return f"≤ {row['goal_max']:g} {'met' if met else 'MISSED'}"
+    if "goal_min" in row:
+        met = row["value"] >= row["goal_min"]
+        return f"≥ {row['goal_min']:g} {'met' if met else 'MISSED'}"
     return ""
 
 

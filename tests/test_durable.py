@@ -219,10 +219,10 @@ def _check_store(path: Path) -> tuple[int, int]:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         sessions = events = 0
-        for (sid,) in conn.execute("SELECT id FROM sessions"):
+        for sid, key in conn.execute("SELECT id, num FROM sessions"):
             sessions += 1
             lines = conn.execute(
-                "SELECT idx, line FROM events WHERE session_id = ? ORDER BY idx", (sid,)
+                "SELECT idx, line FROM events WHERE session = ? ORDER BY idx", (key,)
             ).fetchall()
             assert [idx for idx, _ in lines] == list(range(len(lines))), sid  # no holes
             for idx, line in lines:

@@ -3,12 +3,13 @@
 ``PRAGMA user_version`` holds the schema version; :func:`migrate` applies every step
 after it in one transaction each, so a file is always at some version, never between.
 
-* ``sessions``: one row per session — its record as last written (JSON, the API's
-  shape), the columns the daemon queries (status, times, conversation), its live harness
-  processes (so a restarted daemon can find and stop them), and its journal's size.
-* ``events``: the journal, one row per entry, keyed by ``(session_id, idx)``; ``line`` is
-  the entry's exact eve NDJSON line, so what is read back is byte-identical to what live
-  clients saw.
+* ``sessions``: one row per session — a small integer ``num`` (the key its events use),
+  its record as last written (JSON, the API's shape), the columns the daemon queries
+  (status, times, conversation), its live harness processes (so a restarted daemon can
+  find and stop them), and its journal's size in bytes.
+* ``events``: the journal, one row per entry, keyed by ``(session, idx)`` (integers, so
+  rows are small and inserts cheap); ``line`` is the entry's exact eve NDJSON line, so
+  what is read back is byte-identical to what live clients saw.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 1: sessions and their journals
     """
     CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
+        num INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
         record TEXT NOT NULL,
         status TEXT NOT NULL,
         created_at TEXT NOT NULL,
@@ -35,10 +37,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sessions_by_status ON sessions (status);
     CREATE INDEX sessions_by_conversation ON sessions (conversation_id);
     CREATE TABLE events (
-        session_id TEXT NOT NULL,
+        session INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         line BLOB NOT NULL,
-        PRIMARY KEY (session_id, idx)
+        PRIMARY KEY (session, idx)
     ) WITHOUT ROWID;
     """,
 )

@@ -65,6 +65,9 @@ class SqliteStore(Store):
             raise StoreUnavailable(f"cannot open the store {path}: {exc}") from None
         self._writer = Writer(write, max_queue_bytes)
         self._connections = (write, self._reader, self._maintenance)
+        #: Each session's small integer key (its events' ``session`` column).
+        self._keys: dict[str, int] = {}
+        (self._last_key,) = write.execute("SELECT COALESCE(MAX(num), 0) FROM sessions").fetchone()
         self._reads = trio.CapacityLimiter(1)
         self.last_prune_at: str | None = None
 
@@ -78,8 +81,17 @@ class SqliteStore(Store):
 
     # --- writes --------------------------------------------------------------------------
 
+    def _key(self, session_id: str) -> int:
+        key = self._keys.get(session_id)
+        if key is None:
+            self._last_key += 1
+            key = self._keys[session_id] = self._last_key
+        return key
+
     def save_session(self, session_id: str, record: dict[str, Any], ended: bool) -> None:
+        key = self._key(session_id)
         row = (
+            key,
             session_id,
             dumps(record).decode(),
             record["status"],
@@ -89,16 +101,17 @@ class SqliteStore(Store):
             record.get("conversation_id"),
             record["harness"],
         )
-        self._writer.save_session(row)
+        self._writer.save_session(key, row)
 
     def append(self, session_id: str, index: int, line: bytes, lifecycle: bool) -> None:
-        self._writer.append(session_id, index, line, lifecycle)
+        self._writer.append(self._key(session_id), index, line, lifecycle)
 
     def set_processes(self, session_id: str, processes: list[dict[str, int]]) -> None:
-        self._writer.set_processes(session_id, json.dumps(processes))
+        self._writer.set_processes(self._key(session_id), json.dumps(processes))
 
     def committed(self, session_id: str, count: int) -> bool:
-        return self._writer.committed(session_id, count)
+        key = self._keys.get(session_id)
+        return key is None or self._writer.committed(key, count)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -112,7 +125,7 @@ class SqliteStore(Store):
         with trio.CancelScope(shield=True):
             for _ in range(3):  # a failing disk gets a few more tries, not forever
                 await self._writer.commit_pending()
-                if not self._writer._ops:
+                if not self._writer.pending:
                     break
         for conn in self._connections:
             conn.close()
@@ -142,10 +155,11 @@ class SqliteStore(Store):
         return [_stored(row).record for row in rows]
 
     async def lines(self, session_id: str) -> list[bytes] | None:
-        if not await self._read("SELECT 1 FROM sessions WHERE id = ?", session_id):
+        found = await self._read("SELECT num FROM sessions WHERE id = ?", session_id)
+        if not found:
             return None
         rows = await self._read(
-            "SELECT line FROM events WHERE session_id = ? ORDER BY idx", session_id
+            "SELECT line FROM events WHERE session = ? ORDER BY idx", found[0][0]
         )
         return [bytes(row[0]) for row in rows]
 
@@ -166,14 +180,14 @@ class SqliteStore(Store):
         conn = self._maintenance
         marks = ",".join("?" * len(_LIVE))
         rows = conn.execute(
-            f"SELECT id, record, processes FROM sessions WHERE status IN ({marks})", _LIVE
+            f"SELECT num, id, record, processes FROM sessions WHERE status IN ({marks})", _LIVE
         ).fetchall()
         orphans = []
-        for session_id, record, processes in rows:
+        for key, session_id, record, processes in rows:
             lines = [
                 bytes(r[0])
                 for r in conn.execute(
-                    "SELECT line FROM events WHERE session_id = ? ORDER BY idx", (session_id,)
+                    "SELECT line FROM events WHERE session = ? ORDER BY idx", (key,)
                 )
             ]
             added = _orphan_entries(session_id, lines, note)
@@ -182,11 +196,11 @@ class SqliteStore(Store):
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 "INSERT OR REPLACE INTO events VALUES (?, ?, ?)",
-                [(session_id, len(lines) + i, line) for i, line in enumerate(added)],
+                [(key, len(lines) + i, line) for i, line in enumerate(added)],
             )
             conn.execute(
                 "UPDATE sessions SET status = ?, record = ?, ended_at = ?, processes = '[]', "
-                "event_count = ?, bytes = bytes + ?, updated_at = ? WHERE id = ?",
+                "event_count = ?, bytes = bytes + ?, updated_at = ? WHERE num = ?",
                 (
                     SessionStatus.ORPHANED.value,
                     dumps(updated).decode(),
@@ -194,7 +208,7 @@ class SqliteStore(Store):
                     len(lines) + len(added),
                     sum(map(len, added)),
                     utc_now(),
-                    session_id,
+                    key,
                 ),
             )
             conn.execute("COMMIT")
@@ -210,7 +224,7 @@ class SqliteStore(Store):
         conn = self._maintenance
         marks = ",".join("?" * len(_ENDED))
         oldest = (
-            f"SELECT id, bytes, event_count FROM sessions WHERE status IN ({marks}) "
+            f"SELECT num, bytes, event_count FROM sessions WHERE status IN ({marks}) "
             "AND COALESCE(ended_at, updated_at) < ? ORDER BY COALESCE(ended_at, updated_at) LIMIT ?"
         )
         sessions = events = size = 0
@@ -267,9 +281,9 @@ def _forget(
     conn: sqlite3.Connection, batch: list[tuple[Any, ...]], sessions: int, events: int, size: int
 ) -> tuple[int, int, int]:
     conn.execute("BEGIN IMMEDIATE")
-    for session_id, nbytes, count in batch:
-        conn.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
-        conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+    for key, nbytes, count in batch:
+        conn.execute("DELETE FROM events WHERE session = ?", (key,))
+        conn.execute("DELETE FROM sessions WHERE num = ?", (key,))
         sessions, events, size = sessions + 1, events + count, size + nbytes
     conn.execute("COMMIT")
     return sessions, events, size

@@ -1,18 +1,21 @@
 """The store's single writer: a bounded write-behind queue, committed in batches.
 
-Journals hand every line to :meth:`Writer.append` (synchronous, never blocks); a trio
-task gathers what arrived within :data:`GROUP_COMMIT` and commits it in one transaction
-in a worker thread, so no disk write ever delays a harness or a tailer. The queue is
-bounded by bytes: past the bound, a *content* line is queued as a small
-``output_truncated`` stand-in at the same index (the stored journal stays dense, and says
-what it lost); lifecycle lines always queue. A failed commit (disk full) keeps its batch
-and is retried; its state is in health, as Coven's ``eventWriter`` is.
+Journals hand every line to :meth:`Writer.append` (synchronous, never blocks), which
+queues the row exactly as it will be inserted; a trio task gathers what arrived within
+:data:`GROUP_COMMIT` and commits it in one transaction in a worker thread, so no disk
+write ever delays a harness or a tailer, and the thread does no Python work per row
+(``executemany`` binds them in C). The queue is bounded by bytes: past the bound, a
+*content* line is queued as a small ``output_truncated`` stand-in at the same index (the
+stored journal stays dense, and says what it lost); lifecycle lines always queue. A
+failed commit (disk full) keeps its batch and is retried; its state is in health, as
+Coven's ``eventWriter`` is.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import defaultdict
 from typing import Any
 
 import trio
@@ -29,33 +32,48 @@ GROUP_COMMIT = 0.005
 #: Wait after a failed commit before retrying it.
 RETRY_DELAY = 1.0
 
-_EVENT, _SESSION, _PROCESSES = range(3)
-
 _UPSERT = """
-INSERT INTO sessions (id, record, status, created_at, updated_at, ended_at, conversation_id,
-                      harness)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET record = excluded.record, status = excluded.status,
+INSERT INTO sessions (num, id, record, status, created_at, updated_at, ended_at,
+                      conversation_id, harness)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (num) DO UPDATE SET record = excluded.record, status = excluded.status,
     updated_at = MAX(sessions.updated_at, excluded.updated_at), ended_at = excluded.ended_at,
     conversation_id = excluded.conversation_id
 """
+_INSERT = "INSERT OR REPLACE INTO events (session, idx, line) VALUES (?, ?, ?)"
+_PROCESSES = "UPDATE sessions SET processes = ? WHERE num = ?"
 _COUNTS = """
-UPDATE sessions SET event_count = MAX(event_count, ?), bytes = bytes + ?,
-    updated_at = MAX(updated_at, ?) WHERE id = ?
+UPDATE sessions SET bytes = bytes + ?, event_count = MAX(event_count, ?),
+    updated_at = MAX(updated_at, ?) WHERE num = ?
 """
+
+
+class _Batch:
+    """What is waiting for the next commit."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, bytes]] = []  # events, as inserted
+        self.sessions: dict[int, tuple[Any, ...]] = {}  # the last upsert per session
+        self.processes: dict[int, str] = {}
+        self.bytes: defaultdict[int, int] = defaultdict(int)
+        self.counts: dict[int, int] = {}  # session -> entries durable once committed
+        self.last: dict[int, bytes] = {}  # session -> its last line (for updated_at)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.sessions) + len(self.processes)
 
 
 class Writer:
     def __init__(self, conn: sqlite3.Connection, max_queue_bytes: int) -> None:
         self._conn = conn
         self.max_queue_bytes = max_queue_bytes
-        self._ops: list[tuple[Any, ...]] = []
+        self._batch = _Batch()
         self._wakeup = trio.Event()
-        self._queued = 0  # ops ever queued
-        self._done = 0  # ops ever committed
+        self._generation = 0  # batches taken so far
+        self._done = 0  # batches committed so far
         self._done_changed = trio.Event()
-        self._committed: dict[str, int] = {}  # session -> entries durable
-        self.queued_events = 0
+        self._committed: dict[int, int] = {}  # session -> entries durable
+        self._in_flight = 0  # events of the batch being committed
         self.queued_bytes = 0
         self.committed_events = 0
         self.transactions = 0
@@ -69,34 +87,40 @@ class Writer:
             return "failed"
         return "pressured" if self.queued_bytes > self.max_queue_bytes // 2 else "healthy"
 
+    @property
+    def pending(self) -> bool:
+        return bool(len(self._batch))
+
     # --- queueing (the event loop's side) ------------------------------------------------
 
-    def _queue(self, op: tuple[Any, ...]) -> None:
-        self._ops.append(op)
-        self._queued += 1
-        self._wakeup.set()
-
-    def append(self, session_id: str, index: int, line: bytes, lifecycle: bool) -> None:
+    def append(self, session: int, index: int, line: bytes, lifecycle: bool) -> None:
         if not lifecycle and self.queued_bytes + len(line) > self.max_queue_bytes:
             self.dropped_events += 1
             self.dropped_bytes += len(line)
             note = {"droppedBytes": len(line), "droppedEvents": 1, "reason": "store backlog"}
             line = encode_line(EntryType.OUTPUT_TRUNCATED, dumps(note), index, line_at(line))
-        self.queued_events += 1
+        batch = self._batch
+        batch.rows.append((session, index, line))
+        batch.bytes[session] += len(line)
+        batch.counts[session] = index + 1
+        batch.last[session] = line
         self.queued_bytes += len(line)
-        self._queue((_EVENT, session_id, index, line))
+        self._wakeup.set()
 
-    def save_session(self, row: tuple[Any, ...]) -> None:
-        self._queue((_SESSION, row))
+    def save_session(self, session: int, row: tuple[Any, ...]) -> None:
+        self._batch.sessions[session] = row
+        self._wakeup.set()
 
-    def set_processes(self, session_id: str, processes: str) -> None:
-        self._queue((_PROCESSES, session_id, processes))
+    def set_processes(self, session: int, processes: str) -> None:
+        self._batch.processes[session] = processes
+        self._wakeup.set()
 
-    def committed(self, session_id: str, count: int) -> bool:
-        return self._committed.get(session_id, 0) >= count
+    def committed(self, session: int, count: int) -> bool:
+        return self._committed.get(session, 0) >= count
 
     async def flush(self) -> None:
-        target = self._queued
+        """Wait until what is queued now is committed."""
+        target = self._generation + (1 if self.pending else 0)
         while self._done < target:
             await self._done_changed.wait()
 
@@ -105,7 +129,7 @@ class Writer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
-            if not self._ops:
+            if not self.pending:
                 self._wakeup = trio.Event()
                 await self._wakeup.wait()
             await trio.sleep(GROUP_COMMIT)
@@ -113,63 +137,70 @@ class Writer:
 
     async def commit_pending(self) -> None:
         """Commit what is queued now (in a worker thread); on failure keep it queued."""
-        ops, self._ops = self._ops, []
-        if not ops:
+        batch = self._batch
+        if not len(batch):
             return
+        self._batch = _Batch()
+        self._generation += 1
+        self._in_flight = len(batch.rows)
         try:
-            counts = await trio.to_thread.run_sync(self._commit, ops)
+            await trio.to_thread.run_sync(self._commit, batch)
         except sqlite3.Error as exc:
-            self._ops[:0] = ops
+            self._in_flight = 0
+            self._requeue(batch)
             if self.last_error is None:
                 log.error("store commit failed (will retry): %s", exc)
             self.last_error = str(exc)
             await trio.sleep(RETRY_DELAY)
             return
+        self._in_flight = 0
         self.last_error = None
         self.transactions += 1
-        events = [op for op in ops if op[0] == _EVENT]
-        self.committed_events += len(events)
-        self.queued_events -= len(events)
-        self.queued_bytes -= sum(len(op[3]) for op in events)
-        for session_id, count in counts.items():
-            self._committed[session_id] = max(self._committed.get(session_id, 0), count)
-        self._done += len(ops)
+        self.committed_events += len(batch.rows)
+        self.queued_bytes -= sum(batch.bytes.values())
+        for session, count in batch.counts.items():
+            self._committed[session] = max(self._committed.get(session, 0), count)
+        self._done = self._generation
         self._done_changed.set()
         self._done_changed = trio.Event()
 
-    def _commit(self, ops: list[tuple[Any, ...]]) -> dict[str, int]:
-        """One transaction for a batch; returns each session's durable entry count."""
+    def _requeue(self, failed: _Batch) -> None:
+        """Put a failed batch back in front of what arrived meanwhile."""
+        self._generation -= 1
+        newer, self._batch = self._batch, failed
+        failed.rows += newer.rows
+        failed.sessions.update(newer.sessions)
+        failed.processes.update(newer.processes)
+        for session, size in newer.bytes.items():
+            failed.bytes[session] += size
+        failed.counts.update(newer.counts)
+        failed.last.update(newer.last)
+
+    def _commit(self, batch: _Batch) -> None:
+        """One transaction for a batch."""
         conn = self._conn
-        events: list[tuple[str, int, bytes]] = []
-        counts: dict[str, list[Any]] = {}  # session -> [count, bytes, last at]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for op in ops:
-                if op[0] == _EVENT:
-                    _, session_id, index, line = op
-                    events.append((session_id, index, line))
-                    stat = counts.setdefault(session_id, [0, 0, ""])
-                    stat[0] = max(stat[0], index + 1)
-                    stat[1] += len(line)
-                    stat[2] = line_at(line)
-                elif op[0] == _SESSION:
-                    conn.execute(_UPSERT, op[1])
-                else:
-                    conn.execute("UPDATE sessions SET processes = ? WHERE id = ?", (op[2], op[1]))
-            conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", events)
-            for session_id, (count, size, at) in counts.items():
-                conn.execute(_COUNTS, (count, size, at, session_id))
+            conn.executemany(_UPSERT, batch.sessions.values())
+            conn.executemany(_INSERT, batch.rows)
+            conn.executemany(_PROCESSES, ((p, s) for s, p in batch.processes.items()))
+            conn.executemany(
+                _COUNTS,
+                (
+                    (size, batch.counts[s], line_at(batch.last[s]), s)
+                    for s, size in batch.bytes.items()
+                ),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return {session_id: stat[0] for session_id, stat in counts.items()}
 
     def health(self) -> dict[str, Any]:
         """Coven's ``eventWriter`` shape."""
         writer: dict[str, Any] = {
             "state": self.state,
-            "queuedEvents": self.queued_events,
+            "queuedEvents": len(self._batch.rows) + self._in_flight,
             "queuedBytes": self.queued_bytes,
             "capacityBytes": self.max_queue_bytes,
             "droppedOutputEvents": self.dropped_events,
