@@ -6,6 +6,8 @@ harness = "claude"
 model = "claude-sonnet-4-6"       # optional
 launchMode = "stream"             # optional; the harness's default otherwise
 systemPrompt = "Be brief."        # optional; claude --append-system-prompt
+permissionMode = "ask"            # optional; claude (ask: questions come to the client)
+# sandbox = "workspace-write"     # optional; codex (and approval = "never")
 projectRoot = "/home/me/project"  # optional; the daemon's working folder otherwise
 
 [[assistant.tools]]               # optional; shown by GET {mount}/info
@@ -46,6 +48,11 @@ class AgentProfile:
     system_prompt: str | None = None
     project_root: str | None = None
     tools: tuple[dict[str, Any], ...] = ()
+    #: claude's ``permissionMode`` (default for eve: ``ask``, in stream mode).
+    permission_mode: str | None = None
+    #: codex's ``sandbox`` and ``approval``.
+    sandbox: str | None = None
+    approval: str | None = None
 
 
 def _profile(name: str, raw: Any) -> AgentProfile:
@@ -68,6 +75,9 @@ def _profile(name: str, raw: Any) -> AgentProfile:
         launch_mode=text("launchMode"),
         system_prompt=text("systemPrompt"),
         project_root=text("projectRoot"),
+        permission_mode=text("permissionMode"),
+        sandbox=text("sandbox"),
+        approval=text("approval"),
         tools=tuple(
             {
                 "name": str(t.get("name", "")),

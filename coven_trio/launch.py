@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 
 from .errors import CwdOutsideRoot, HarnessNotFound, HarnessUnsupported, InvalidRequest
-from .harness import HarnessCatalog, HarnessSpec, model_id
+from .harness import HarnessCatalog, HarnessSpec, claude, codex, model_id
 from .models import LaunchRequest
 from .vocabulary import HarnessId, LaunchMode
 
@@ -36,6 +36,9 @@ class LaunchPlan:
     command: list[str] | None
     #: ``(mode, id)`` of a validated ``conversation``.
     conversation: tuple[str, str] | None = None
+    permission_mode: str | None = None
+    sandbox: str | None = None
+    approval: str | None = None
 
 
 def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan:
@@ -90,8 +93,12 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
                 details={"harness": harness_id, "executable": spec.executable},
             )
     conversation = _conversation(request, harness_id, mode)
+    _policies(request, harness_id, mode)
     return LaunchPlan(
         conversation=conversation,
+        permission_mode=request.permission_mode,
+        sandbox=request.sandbox,
+        approval=request.approval,
         project_root=root,
         cwd=cwd,
         harness=harness_id,
@@ -136,6 +143,52 @@ def _conversation(request: LaunchRequest, harness: str, mode: LaunchMode) -> tup
     if harness == HarnessId.CODEX and conversation.mode == "init":
         return None  # codex mints its own thread id (as Coven ignores init for it)
     return conversation.mode, conversation_id
+
+
+def _policies(request: LaunchRequest, harness: str, mode: LaunchMode) -> None:
+    """``permissionMode`` is claude's, ``sandbox``/``approval`` codex's; each checked
+    here, so a refusal is a clear 400 rather than a CLI exiting 1 in the log."""
+    permission = request.permission_mode
+    bypass = permission == "bypassPermissions" or (
+        permission is None and harness == HarnessId.CLAUDE and claude.bypass_from_env()
+    )
+    if permission is not None:
+        if harness != HarnessId.CLAUDE:
+            raise InvalidRequest(
+                f"permissionMode is claude's; harness `{harness}` has none",
+                details={"harness": harness, "permissionMode": permission},
+            )
+        if permission not in claude.PERMISSION_MODES:
+            raise InvalidRequest(
+                "permissionMode must be one of " + ", ".join(claude.PERMISSION_MODES),
+                details={"permissionMode": permission},
+            )
+        if permission == "ask" and mode is not LaunchMode.STREAM:
+            raise InvalidRequest(
+                "permissionMode `ask` needs launchMode `stream` (questions come back on stdin)",
+                details={"permissionMode": permission, "launchMode": mode},
+            )
+    if bypass and harness == HarnessId.CLAUDE and os.geteuid() == 0:
+        raise InvalidRequest(
+            "claude refuses bypassPermissions when run as root; run the daemon as a normal "
+            "user, or choose another permissionMode",
+            details={"harness": harness, "permissionMode": "bypassPermissions"},
+        )
+    for name, value, allowed in (
+        ("sandbox", request.sandbox, codex.SANDBOXES),
+        ("approval", request.approval, codex.APPROVALS),
+    ):
+        if value is None:
+            continue
+        if harness != HarnessId.CODEX:
+            raise InvalidRequest(
+                f"{name} is codex's; harness `{harness}` has none",
+                details={"harness": harness, name: value},
+            )
+        if value not in allowed:
+            raise InvalidRequest(
+                f"{name} must be one of " + ", ".join(allowed), details={name: value}
+            )
 
 
 def resolve_paths(project_root: str | None, cwd: str | None) -> tuple[str, str]:

@@ -188,6 +188,13 @@ class LaunchRequest:
     #: argv for the ``command`` harness.
     command: list[str] | None = attrs.field(default=None, validator=_no_nul)
     conversation: Conversation | None = None
+    #: claude: ``ask`` (tool permission questions come to the client), ``default``,
+    #: ``acceptEdits``, ``plan``, ``bypassPermissions``.
+    permission_mode: str | None = None
+    #: codex: ``read-only``, ``workspace-write`` (the default), ``danger-full-access``.
+    sandbox: str | None = None
+    #: codex: ``untrusted``, ``on-failure``, ``on-request``, ``never``.
+    approval: str | None = None
 
 
 def _window_side(instance: Any, attribute: Any, value: int) -> None:

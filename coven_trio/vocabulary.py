@@ -22,6 +22,13 @@ class EntryType(StrEnum):
     AGENT_START = "agent.start"
     AGENT_CONTENT_DELTA = "agent.content.delta"
     MESSAGE_APPENDED = "message.appended"
+    #: The harness's reasoning (Claude's thinking, Codex's reasoning): streamed, then whole.
+    AGENT_REASONING_DELTA = "agent.reasoning.delta"
+    REASONING_APPENDED = "reasoning.appended"
+    #: The harness retries its model API (``attempt``, ``maxRetries``, ``status``…).
+    AGENT_RETRY = "agent.retry"
+    #: A subagent's life (Claude's Task tool): started, updated, finished.
+    AGENT_TASK = "agent.task"
     ACTIONS_REQUESTED = "actions.requested"
     ACTION_RESULT = "action.result"
     INPUT_REQUESTED = "input.requested"
@@ -49,6 +56,10 @@ TURN_SCOPED = frozenset(
         EntryType.AGENT_START,
         EntryType.AGENT_CONTENT_DELTA,
         EntryType.MESSAGE_APPENDED,
+        EntryType.AGENT_REASONING_DELTA,
+        EntryType.REASONING_APPENDED,
+        EntryType.AGENT_RETRY,
+        EntryType.AGENT_TASK,
         EntryType.ACTIONS_REQUESTED,
         EntryType.ACTION_RESULT,
         EntryType.INPUT_REQUESTED,
@@ -88,6 +99,10 @@ class FailureCode(StrEnum):
     ORPHANED = "orphaned"
     HARNESS_TURN_FAILED = "HARNESS_TURN_FAILED"
     OUTPUT_SCHEMA_NOT_FULFILLED = "OUTPUT_SCHEMA_NOT_FULFILLED"
+    #: The model API failed (after the harness's own retries).
+    MODEL_API_ERROR = "model_api_error"
+    #: The turn was interrupted (kill, cancel) before it finished.
+    INTERRUPTED = "interrupted"
     TOOL_EXECUTION_DENIED = "TOOL_EXECUTION_DENIED"
 
 

@@ -88,17 +88,19 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
     assert payload(lines[-1])["code"] == "killed"
     # the recorded argv is the real one
     argv = argv_log(fakes_on_path)[0]["argv"]
-    assert argv[:-2] == [
-        "--print",
+    # the daemon named the conversation, so resuming it never depends on the output;
+    # ``--print`` goes last (claude starts sooner that way)
+    assert argv == [
+        "--session-id",
+        record["conversation_id"],
         "--input-format",
         "stream-json",
         "--output-format",
         "stream-json",
         "--verbose",
         "--include-partial-messages",
+        "--print",
     ]
-    # the daemon named the conversation, so resuming it never depends on the output
-    assert argv[-2:] == ["--session-id", record["conversation_id"]]
 
 
 async def test_input_to_claude_stream_starts_a_new_turn(
@@ -158,7 +160,9 @@ async def test_codex_follow_up_resumes_the_thread(
     assert response.status_code == 202
     seen = await wait_for_kind(client, sid, "session.waiting", count=2)
     calls = argv_log(fakes_on_path)
+    policy = ["--sandbox", "workspace-write", "--ask-for-approval", "never"]
     assert calls[0]["argv"] == [
+        *policy,
         "exec",
         "--json",
         "--skip-git-repo-check",
@@ -168,6 +172,7 @@ async def test_codex_follow_up_resumes_the_thread(
         "-",
     ]
     assert calls[1]["argv"] == [
+        *policy,
         "exec",
         "--json",
         "--skip-git-repo-check",

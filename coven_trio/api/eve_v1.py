@@ -32,6 +32,7 @@ from ..errors import (
 from ..http import Request, Response, Router, StreamResponse
 from ..models import LaunchRequest
 from ..sessions import Historical, Session, TurnInput
+from ..vocabulary import HarnessId, LaunchMode
 from ._context import ApiContext
 from ._params import start_index
 from ._tail import eve_lines, tail
@@ -168,6 +169,13 @@ def _parse(request: Request, *, follow_up: bool) -> _Body:
     )
 
 
+def _asks(profile: AgentProfile) -> str | None:
+    """eve has human-in-the-loop: a claude agent in stream mode asks the client before
+    using a tool, unless its profile says otherwise."""
+    stream = profile.launch_mode in (None, LaunchMode.STREAM)
+    return "ask" if profile.harness == HarnessId.CLAUDE and stream else None
+
+
 class EveV1:
     """Handlers of the eve mount."""
 
@@ -217,13 +225,12 @@ class EveV1:
             launch_mode=profile.launch_mode,
             model=profile.model,
             title=body.message[:200],
+            permission_mode=profile.permission_mode or _asks(profile),
+            sandbox=profile.sandbox,
+            approval=profile.approval,
         )
         session = await self.ctx.sessions.launch(
-            launch,
-            agent=profile.name,
-            first_turn=turn,
-            system_prompt=profile.system_prompt,
-            permission_prompts=True,
+            launch, agent=profile.name, first_turn=turn, system_prompt=profile.system_prompt
         )
         return Response.json(
             {"ok": True, "sessionId": session.id, "continuationToken": session.continuation_token},

@@ -91,23 +91,33 @@ class HarnessCatalog:
         return list(self._available)
 
 
+@attrs.frozen
+class Options:
+    """What a launch asks of its harness beyond argv (validated by ``launch.py``)."""
+
+    model: str | None = None
+    #: An agent profile's instructions: claude ``--append-system-prompt``, codex
+    #: ``-c developer_instructions=``; other harnesses get them before the prompt.
+    system_prompt: str | None = None
+    #: claude: ``ask`` (permission questions to the client) or a ``--permission-mode``.
+    permission_mode: str | None = None
+    #: codex: ``--sandbox`` and ``--ask-for-approval``.
+    sandbox: str | None = None
+    approval: str | None = None
+    #: ``(mode, id)``: start (``init``) or continue (``resume``) that conversation.
+    conversation: tuple[str, str] | None = None
+
+
 def make_driver(
     spec: HarnessSpec,
     *,
     executable: str,
     mode: LaunchMode,
-    model: str | None,
     command: list[str] | None,
-    system_prompt: str | None = None,
-    permission_prompts: bool = False,
-    conversation: tuple[str, str] | None = None,
+    options: Options,
 ) -> Driver:
-    """The driver for one session of ``spec`` (inputs already validated).
-
-    ``system_prompt`` goes to claude as ``--append-system-prompt`` and is prepended to
-    other harnesses' prompts; ``permission_prompts`` routes claude's tool permission
-    questions to us (``--permission-prompt-tool stdio``, stream mode).
-    """
+    """The driver for one session of ``spec`` (inputs already validated)."""
+    model, conversation = options.model, options.conversation
     if spec.manifest is not None:
         if mode is LaunchMode.STREAM:
             flag = spec.manifest.model_flag
@@ -128,8 +138,8 @@ def make_driver(
             executable=executable,
             mode=mode,
             model=model,
-            system_prompt=system_prompt,
-            permission_prompts=permission_prompts and mode is LaunchMode.STREAM,
+            system_prompt=options.system_prompt,
+            permission_mode=options.permission_mode,
             conversation_flags=named,
             conversation_id=conversation[1] if conversation else chosen,
             resume=resume,
@@ -139,7 +149,9 @@ def make_driver(
             executable=executable,
             mode=mode,
             model=model,
-            system_prompt=system_prompt,
+            system_prompt=options.system_prompt,
+            sandbox=options.sandbox,
+            approval=options.approval,
             conversation_id=conversation[1] if conversation else None,
             resume=resume,
         )
@@ -150,6 +162,7 @@ __all__ = [
     "Driver",
     "HarnessCatalog",
     "HarnessSpec",
+    "Options",
     "make_driver",
     "model_id",
 ]

@@ -93,14 +93,25 @@ class Driver:
 
     #: Close stdin once :meth:`prompt_stdin` was written (codex reads the prompt to EOF).
     close_stdin_after_prompt: bool = False
+    #: Closing stdin asks the process to finish (so stopping it starts there, with a
+    #: grace); False where stdin is already closed or means nothing (straight to SIGTERM).
+    stops_on_eof: bool = True
 
     def turn_input(self, text: str) -> bytes | None:
         """Bytes that start a follow-up turn on the live process; None if the driver
         cannot take a turn on stdin."""
         return None
 
-    def control_response(self, request_id: str, allow: bool, tool_input: Any) -> bytes | None:
-        """The answer to a harness's permission question; None if it asks none."""
+    def control_response(
+        self, request: dict[str, Any], allow: bool, choice: str | None
+    ) -> bytes | None:
+        """The answer to one of the harness's ``input.requested`` requests (``choice``:
+        the option or text a question was answered with); None if it asks none."""
+        return None
+
+    def interrupt(self) -> bytes | None:
+        """A line that stops the running turn at once (before stdin is closed on kill);
+        None if the harness has no such thing."""
         return None
 
     def begin_turn(self) -> None:

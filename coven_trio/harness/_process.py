@@ -80,9 +80,24 @@ class HarnessProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signum)
 
-    async def stop(self, stdin_grace: float, term_grace: float) -> int:
-        """Escalate until the root exits; returns its return code (reaped)."""
-        if not self.is_pty:
+    async def stop(
+        self,
+        stdin_grace: float,
+        term_grace: float,
+        *,
+        interrupt: bytes | None = None,
+        eof: bool = True,
+    ) -> int:
+        """Escalate until the root exits; returns its return code (reaped).
+
+        ``interrupt`` (a line the harness understands) is sent first, so a turn stops
+        instead of finishing; then EOF on stdin — only if ``eof``: where stdin is already
+        closed, or means nothing, waiting ``stdin_grace`` for it is waiting for nothing."""
+        if interrupt is not None and not self.is_pty and not self.stdin_closed:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                with trio.move_on_after(1.0):
+                    await self.write(interrupt)
+        if eof and not self.is_pty:
             await self.close_stdin()
             with trio.move_on_after(stdin_grace):
                 return await self.process.wait()

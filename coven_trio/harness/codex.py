@@ -1,16 +1,21 @@
 """Codex: ``codex exec --json``, one process per turn, follow-ups by ``resume``.
 
-* ``nonInteractive`` (default): ``codex [--model M] exec --json --skip-git-repo-check
-  --color never -- -``; the prompt is written to stdin, which is then closed. A follow-up
-  is a new process: ``codex [--model M] exec --json --skip-git-repo-check --color never
-  resume <thread_id> -- -`` (the thread id comes from ``thread.started``).
-* ``interactive``: ``codex -- PROMPT`` on a PTY, raw output.
+* ``nonInteractive`` (default): ``codex [--model M] --sandbox S --ask-for-approval A
+  [-c developer_instructions=…] exec --json --skip-git-repo-check --color never
+  [--output-schema F] [resume THREAD] -- -``; the prompt is written to stdin, then closed.
+  A turn that fails leaves the thread resumable, so the session waits for the next.
+* ``interactive``: the TUI on a PTY (``--no-daemon``: its app server stays in-process).
 
-There is no stream mode (codex has no stdin protocol for later turns).
+``sandbox`` defaults to ``workspace-write``: a session is meant to edit its project, and
+in the read-only sandbox a write fails without even an item saying so. What the CLI
+prints is translated for the turn it belongs to: item ids get the turn's prefix (codex
+restarts them every process) and ``usage``, cumulative across resumes, becomes the
+turn's own. ``docs/harnesses.md`` has the full table.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -19,6 +24,9 @@ from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode, LaunchMode
 from ._driver import Driver, parse_json_line
 
 EXEC_ARGS = ("exec", "--json", "--skip-git-repo-check", "--color", "never")
+SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+APPROVALS = ("untrusted", "on-failure", "on-request", "never")
+DEFAULT_SANDBOX = "workspace-write"
 
 #: Codex item types that are tool calls, and the tool name we report for them.
 _TOOL_ITEMS = {
@@ -32,40 +40,56 @@ _TOOL_ITEMS = {
 @attrs.define
 class CodexDriver(Driver):
     close_stdin_after_prompt: bool = True
+    #: ``exec`` has read stdin to its end before it starts: EOF means nothing; SIGTERM
+    #: to its group ends it at once.
+    stops_on_eof: bool = False
+    sandbox: str | None = None
+    approval: str | None = None
+    #: A file holding this turn's JSON Schema (``--output-schema``), if any.
+    output_schema_file: str | None = None
     _requested: set[str] = attrs.field(factory=set)
+    _turn: int = 0
+    _usage: dict[str, int] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self.structured = self.mode is not LaunchMode.INTERACTIVE
         self.per_turn = self.mode is LaunchMode.NON_INTERACTIVE
 
     def _head(self) -> list[str]:
-        return [self.executable, *(["--model", self.model] if self.model else [])]
+        head = [self.executable, *(["--model", self.model] if self.model else [])]
+        head += ["--sandbox", self.sandbox or DEFAULT_SANDBOX]
+        approval = self.approval or ("never" if self.per_turn else None)
+        if approval:
+            head += ["--ask-for-approval", approval]
+        if self.system_prompt:  # once, as developer instructions (a TOML string)
+            head += ["-c", f"developer_instructions={json.dumps(self.system_prompt)}"]
+        return head
+
+    def _exec(self, resume: bool) -> list[str]:
+        schema = ["--output-schema", self.output_schema_file] if self.output_schema_file else []
+        thread = ["resume", self.conversation_id] if resume and self.conversation_id else []
+        return [*self._head(), *EXEC_ARGS, *schema, *thread, "--", "-"]
 
     def first_argv(self, prompt: str) -> list[str]:
         if self.mode is LaunchMode.INTERACTIVE:
-            return [*self._head(), "--", prompt]
-        if self.resume and self.conversation_id:
-            return [*self._head(), *EXEC_ARGS, "resume", self.conversation_id, "--", "-"]
-        return [*self._head(), *EXEC_ARGS, "--", "-"]
+            return [*self._head(), "--no-daemon", "--", prompt]
+        return self._exec(self.resume)
 
     def next_argv(self, prompt: str) -> list[str]:
-        resume = ["resume", self.conversation_id] if self.conversation_id else []
-        return [*self._head(), *EXEC_ARGS, *resume, "--", "-"]
+        return self._exec(True)
 
     def prompt_stdin(self, prompt: str) -> bytes | None:
-        if self.mode is LaunchMode.INTERACTIVE:
-            return None
-        if self.system_prompt:
-            prompt = f"{self.system_prompt}\n\n{prompt}"
-        return prompt.encode()
+        return None if self.mode is LaunchMode.INTERACTIVE else prompt.encode()
 
     def begin_turn(self) -> None:
         self._requested.clear()
+        self._turn += 1
 
     def translate(self, line: bytes) -> list[Entry]:
         msg = parse_json_line(line)
         if msg is None:
-            return super().translate(line) if line.strip() else []
+            text = line.decode("utf-8", "replace")
+            return [(EntryType.OUTPUT, {"data": text + "\n"})] if text.strip() else []
         kind = msg.get("type")
         if kind == "thread.started":
             if isinstance(msg.get("thread_id"), str):
@@ -75,32 +99,50 @@ class CodexDriver(Driver):
             return [(EntryType.AGENT_START, {})]
         if kind == "turn.completed":
             usage = msg.get("usage")
-            complete = {"usage": usage} if usage is not None else {}
+            complete = {"usage": self._turn_usage(usage)} if isinstance(usage, dict) else {}
             return [(EntryType.AGENT_COMPLETE, complete), (EntryType.TURN_COMPLETED, {})]
         if kind == "turn.failed":
             error = msg.get("error")
             message = error.get("message") if isinstance(error, dict) else None
-            return [
-                (EntryType.AGENT_COMPLETE, {}),
-                (
-                    EntryType.TURN_FAILED,
-                    {"code": FailureCode.HARNESS_TURN_FAILED, "message": str(message or "")},
-                ),
-            ]
+            failure = {"code": FailureCode.HARNESS_TURN_FAILED, "message": str(message or "")}
+            return [(EntryType.AGENT_COMPLETE, {}), (EntryType.TURN_FAILED, failure)]
+        if kind == "error":  # reconnecting to the model API, or its last word
+            return [(EntryType.AGENT_RETRY, {"error": str(msg.get("message", ""))})]
         if kind in ("item.started", "item.updated", "item.completed"):
             item = msg.get("item")
             if isinstance(item, dict):
                 return self._item(kind, item, msg)
         return [(EntryType.HARNESS_EVENT, {"native": msg})]
 
+    def _turn_usage(self, usage: dict[str, Any]) -> dict[str, Any]:
+        """codex reports the thread's totals; the turn's usage is the difference."""
+        turn: dict[str, Any] = {}
+        for key, value in usage.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                turn[key] = max(0, value - self._usage.get(key, 0))
+                self._usage[key] = value
+            else:
+                turn[key] = value
+        return turn
+
     def _item(self, kind: str, item: dict[str, Any], msg: dict[str, Any]) -> list[Entry]:
         item_type = item.get("type")
-        item_id = str(item.get("id", ""))
+        # Ids restart at item_0 in every process: make them the turn's.
+        item_id = f"turn_{self._turn - 1}/{item.get('id', '')}"
         if item_type == "agent_message" and kind == "item.completed":
             text = str(item.get("text", ""))
             return [
                 (EntryType.MESSAGE_APPENDED, {"id": item_id, "role": "assistant", "content": text})
             ]
+        if item_type == "reasoning" and kind == "item.completed":
+            return [
+                (
+                    EntryType.REASONING_APPENDED,
+                    {"id": item_id, "content": str(item.get("text", ""))},
+                )
+            ]
+        if item_type == "error":  # e.g. "Model metadata for … not found"
+            return [(EntryType.HARNESS_EVENT, {"native": msg})]
         tool = _TOOL_ITEMS.get(str(item_type))
         if tool is None:
             return [(EntryType.HARNESS_EVENT, {"native": msg})]
@@ -119,15 +161,11 @@ class CodexDriver(Driver):
                 "output": _output(item),
                 "isError": failed,
             }
-            verdict = (
-                ActionStatus.REJECTED
-                if status == "declined"
-                else ActionStatus.FAILED
-                if failed
-                else ActionStatus.COMPLETED
-            )
+            verdict = ActionStatus.FAILED if failed else ActionStatus.COMPLETED
+            if status == "declined":
+                verdict = ActionStatus.REJECTED
             entries.append((EntryType.ACTION_RESULT, {"result": result, "status": verdict}))
-        return entries or [(EntryType.HARNESS_EVENT, {"native": msg})]
+        return entries
 
 
 def _input(item: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ from .. import schema
 from .._clock import new_token
 from ..errors import InvalidInputResponses
 from ..harness import Driver
-from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode
+from ..vocabulary import Entry, EntryType, FailureCode
 
 
 @attrs.frozen
@@ -37,11 +37,13 @@ class TurnInput:
 
 @attrs.frozen
 class Answer:
-    """A client's answer to one open harness question."""
+    """A client's answer to one open harness request: allow or deny a tool, or the
+    chosen option (or text) of a question."""
 
     request_id: str
     allow: bool
     request: dict[str, Any]
+    choice: str | None = None
 
 
 @attrs.define
@@ -119,11 +121,11 @@ class Interaction:
                         f"Unknown requestId {request_id!r}.", details={"requestId": request_id}
                     )
                 option = str(response.get("optionId") or response.get("text") or "")
-                answers.append(Answer(request_id, _allows(option), self.pending[request_id]))
+                answers.append(_answer(self.pending[request_id], request_id, option))
             return answers
         option = turn.message.strip().lower()
         if option in ("approve", "yes", "deny", "no"):
-            return [Answer(rid, _allows(option), req) for rid, req in self.pending.items()]
+            return [_answer(req, rid, option) for rid, req in self.pending.items()]
         raise InvalidInputResponses(
             "Answer the pending input requests first (inputResponses, or approve/deny).",
             details={"requestIds": list(self.pending)},
@@ -133,39 +135,23 @@ class Interaction:
         """The harness's control responses for ``answers``."""
         lines = []
         for answer in answers:
-            action = answer.request.get("action") or {}
-            line = driver.control_response(answer.request_id, answer.allow, action.get("input"))
+            line = driver.control_response(answer.request, answer.allow, answer.choice)
             if line is None:
                 raise InvalidInputResponses("This harness does not take input responses.")
             lines.append(line)
         return lines
 
-    def settle(self, answers: list[Answer]) -> list[Entry]:
-        """The answers reached the harness: close the questions; a denial is journaled as
-        a rejected action (stamped with the parked turn, eve §5 E)."""
-        entries: list[Entry] = []
+    def settle(self, answers: list[Answer]) -> None:
+        """The answers reached the harness: the requests are closed. (What the tool did,
+        or that it was denied, is the harness's own ``action.result``.)"""
         for answer in answers:
             self.pending.pop(answer.request_id, None)
-            if answer.allow:
-                continue
-            action = answer.request.get("action") or {}
-            denied = "Tool execution was denied."
-            result = {
-                "kind": "tool-result",
-                "callId": action.get("callId", ""),
-                "toolName": action.get("toolName", ""),
-                "output": denied,
-                "isError": True,
-            }
-            error = {"code": FailureCode.TOOL_EXECUTION_DENIED, "message": denied}
-            entries.append(
-                (
-                    EntryType.ACTION_RESULT,
-                    {"result": result, "status": ActionStatus.REJECTED, "error": error},
-                )
-            )
-        return entries
 
 
-def _allows(option: str) -> bool:
-    return option.strip().lower() in ("approve", "yes", "allow")
+def _answer(request: dict[str, Any], request_id: str, option: str) -> Answer:
+    """A question is answered by its option (or free text); a tool approval by
+    approve/yes/allow, anything else denies."""
+    if request.get("kind") == "question":
+        refused = option.strip().lower() in ("deny", "no", "")
+        return Answer(request_id, not refused, request, None if refused else option)
+    return Answer(request_id, option.strip().lower() in ("approve", "yes", "allow"), request)

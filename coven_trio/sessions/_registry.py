@@ -20,7 +20,7 @@ import trio
 from .._clock import new_session_id
 from ..config import MAX_TITLE_CHARS, Config
 from ..errors import CapacityExhausted, SessionNotFound, SessionNotLive
-from ..harness import HarnessCatalog, make_driver
+from ..harness import HarnessCatalog, Options, make_driver
 from ..harness._tree import identity
 from ..journal import LIFECYCLE_TYPES, Journal, MemoryBudget
 from ..launch import LaunchPlan, plan_launch
@@ -113,7 +113,6 @@ class SessionRegistry:
         agent: str | None = None,
         first_turn: TurnInput | None = None,
         system_prompt: str | None = None,
-        permission_prompts: bool = False,
     ) -> Session:
         """Validate, start the harness, register the session. Any failure leaves nothing.
 
@@ -128,7 +127,7 @@ class SessionRegistry:
                 f"At most {self.config.max_sessions} live sessions.",
                 headers=[("retry-after", "1")],
             )
-        session = self._prepare(request, plan, agent, first_turn, system_prompt, permission_prompts)
+        session = self._prepare(request, plan, agent, first_turn, system_prompt)
         if plan.conversation is not None and plan.conversation[0] == "resume":
             session.resumed_from = await self.latest_on(plan.conversation[1])
         assert self._nursery is not None
@@ -201,17 +200,21 @@ class SessionRegistry:
         agent: str | None,
         first_turn: TurnInput | None,
         system_prompt: str | None,
-        permission_prompts: bool,
     ) -> Session:
+        options = Options(
+            model=plan.model,
+            system_prompt=system_prompt,
+            permission_mode=plan.permission_mode,
+            sandbox=plan.sandbox,
+            approval=plan.approval,
+            conversation=plan.conversation,
+        )
         driver = make_driver(
             plan.spec,
             executable=plan.executable,
             mode=plan.mode,
-            model=plan.model,
             command=plan.command,
-            system_prompt=system_prompt,
-            permission_prompts=permission_prompts,
-            conversation=plan.conversation,
+            options=options,
         )
         turn = first_turn or TurnInput.plain(plan.prompt)
         session_id = new_session_id()

@@ -336,8 +336,7 @@ class Session:
             raise self._not_live()
         if input_body is not None:
             self.handle(Recorded(EntryType.INPUT, input_body))
-        for type_, data in self.interaction.settle(answers):
-            self.handle(Recorded(type_, data))
+        self.interaction.settle(answers)
         self.interaction.rotate()
         self.interaction.begin(turn)
         self.handle(TurnBegan(turn.message))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -183,7 +184,14 @@ class Supervisor:
     def _escalate(self) -> None:
         proc, nursery = self.proc, self._nursery
         if proc is not None and proc.alive() and nursery is not None:
-            nursery.start_soon(proc.stop, self.config.stdin_grace, self.config.term_grace)
+            stop = functools.partial(
+                proc.stop,
+                self.config.stdin_grace,
+                self.config.term_grace,
+                interrupt=self.driver.interrupt(),
+                eof=self.driver.stops_on_eof,
+            )
+            nursery.start_soon(stop)
 
     @contextlib.contextmanager
     def output_held(self) -> Iterator[None]:
