@@ -41,6 +41,7 @@ EVENTS: dict[str, Event] = {
     "exit_0_resumable": ProcessExited(0, True, "tok"),
     "exit_0": ProcessExited(0, False, "tok"),
     "exit_1": ProcessExited(1, False, "tok"),
+    "exit_1_resumable": ProcessExited(1, True, "tok"),
     "exit_sigkill": ProcessExited(-9, False, "tok"),
     "kill_running": KillRequested(True),
     "kill_no_process": KillRequested(False),
@@ -58,11 +59,12 @@ TURN           recorded               TURN           output
 TURN           turn_ended_waits       IDLE           turn.completed session.waiting
 TURN           turn_ended_exits       BUSY           turn.completed
 TURN           turn_failed_waits      IDLE           turn.failed session.waiting
-TURN           input_requested_waits  IDLE           input.requested turn.completed session.waiting
+TURN           input_requested_waits  PARKED         input.requested turn.completed session.waiting
 TURN           input_requested_exits  BUSY           input.requested turn.completed
 TURN           exit_0_resumable       IDLE           exit turn.completed session.waiting
 TURN           exit_0                 COMPLETED      exit turn.completed session.completed
 TURN           exit_1                 FAILED         exit turn.failed session.failed
+TURN           exit_1_resumable       FAILED         exit turn.failed session.failed
 TURN           exit_sigkill           FAILED         exit turn.failed session.failed
 TURN           kill_running           KILLING_TURN   kill
 TURN           kill_no_process        KILLING_TURN   kill
@@ -78,6 +80,7 @@ BUSY           input_requested_exits  BUSY           input.requested
 BUSY           exit_0_resumable       IDLE           exit session.waiting
 BUSY           exit_0                 COMPLETED      exit session.completed
 BUSY           exit_1                 FAILED         exit session.failed
+BUSY           exit_1_resumable       IDLE           exit session.waiting
 BUSY           exit_sigkill           FAILED         exit session.failed
 BUSY           kill_running           KILLING        kill
 BUSY           kill_no_process        KILLED         kill session.failed
@@ -94,12 +97,30 @@ IDLE           input_requested_exits  IDLE           input.requested
 IDLE           exit_0_resumable       COMPLETED      exit session.completed
 IDLE           exit_0                 COMPLETED      exit session.completed
 IDLE           exit_1                 FAILED         exit session.failed
+IDLE           exit_1_resumable       FAILED         exit session.failed
 IDLE           exit_sigkill           FAILED         exit session.failed
 IDLE           kill_running           KILLING        kill
 IDLE           kill_no_process        KILLED         kill session.failed
 IDLE           shutdown_running       STOPPING       -
 IDLE           shutdown_no_process    COMPLETED      session.completed
 IDLE           abort                  FAILED         session.failed
+PARKED         turn_began             TURN           turn.started message.received
+PARKED         recorded               PARKED         output
+PARKED         turn_ended_waits       PARKED         -
+PARKED         turn_ended_exits       PARKED         -
+PARKED         turn_failed_waits      PARKED         -
+PARKED         input_requested_waits  PARKED         input.requested
+PARKED         input_requested_exits  PARKED         input.requested
+PARKED         exit_0_resumable       COMPLETED      exit session.completed
+PARKED         exit_0                 COMPLETED      exit session.completed
+PARKED         exit_1                 FAILED         exit session.failed
+PARKED         exit_1_resumable       FAILED         exit session.failed
+PARKED         exit_sigkill           FAILED         exit session.failed
+PARKED         kill_running           KILLING        kill
+PARKED         kill_no_process        KILLED         kill session.failed
+PARKED         shutdown_running       STOPPING       -
+PARKED         shutdown_no_process    COMPLETED      session.completed
+PARKED         abort                  FAILED         session.failed
 KILLING_TURN   recorded               KILLING_TURN   output
 KILLING_TURN   turn_ended_waits       KILLING        turn.completed
 KILLING_TURN   turn_ended_exits       KILLING        turn.completed
@@ -109,6 +130,7 @@ KILLING_TURN   input_requested_exits  KILLING        input.requested turn.comple
 KILLING_TURN   exit_0_resumable       KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_0                 KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_1                 KILLED         exit turn.failed session.failed
+KILLING_TURN   exit_1_resumable       KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_sigkill           KILLED         exit turn.failed session.failed
 KILLING_TURN   shutdown_running       KILLING_TURN   -
 KILLING_TURN   shutdown_no_process    KILLING_TURN   -
@@ -122,6 +144,7 @@ KILLING        input_requested_exits  KILLING        input.requested
 KILLING        exit_0_resumable       KILLED         exit session.failed
 KILLING        exit_0                 KILLED         exit session.failed
 KILLING        exit_1                 KILLED         exit session.failed
+KILLING        exit_1_resumable       KILLED         exit session.failed
 KILLING        exit_sigkill           KILLED         exit session.failed
 KILLING        shutdown_running       KILLING        -
 KILLING        shutdown_no_process    KILLING        -
@@ -135,6 +158,7 @@ STOPPING_TURN  input_requested_exits  STOPPING       input.requested turn.comple
 STOPPING_TURN  exit_0_resumable       COMPLETED      exit turn.completed session.completed
 STOPPING_TURN  exit_0                 COMPLETED      exit turn.completed session.completed
 STOPPING_TURN  exit_1                 FAILED         exit turn.failed session.failed
+STOPPING_TURN  exit_1_resumable       FAILED         exit turn.failed session.failed
 STOPPING_TURN  exit_sigkill           FAILED         exit turn.failed session.failed
 STOPPING_TURN  shutdown_running       STOPPING_TURN  -
 STOPPING_TURN  shutdown_no_process    STOPPING_TURN  -
@@ -148,6 +172,7 @@ STOPPING       input_requested_exits  STOPPING       input.requested
 STOPPING       exit_0_resumable       COMPLETED      exit session.completed
 STOPPING       exit_0                 COMPLETED      exit session.completed
 STOPPING       exit_1                 FAILED         exit session.failed
+STOPPING       exit_1_resumable       FAILED         exit session.failed
 STOPPING       exit_sigkill           FAILED         exit session.failed
 STOPPING       shutdown_running       STOPPING       -
 STOPPING       shutdown_no_process    STOPPING       -
@@ -200,10 +225,12 @@ def test_the_table_names_only_real_phases_and_events() -> None:
 
 def test_statuses_clients_see() -> None:
     seen = {phase: _state(phase).status for phase in Phase}
-    assert seen[Phase.IDLE] is SessionStatus.WAITING
+    assert seen[Phase.IDLE] is seen[Phase.PARKED] is SessionStatus.WAITING
     assert seen[Phase.KILLING] is seen[Phase.KILLING_TURN] is SessionStatus.KILLED
     assert {seen[p] for p in (Phase.TURN, Phase.BUSY, Phase.STOPPING)} == {SessionStatus.RUNNING}
-    assert [p for p in Phase if _state(p).live] == [Phase.TURN, Phase.BUSY, Phase.IDLE]
+    live = [Phase.TURN, Phase.BUSY, Phase.IDLE, Phase.PARKED]
+    assert [p for p in Phase if _state(p).live] == live
+    assert [p for p in Phase if _state(p).between_turns] == [Phase.IDLE, Phase.PARKED]
 
 
 def test_turn_entries_carry_turn_id_and_sequence() -> None:
@@ -276,7 +303,7 @@ def test_any_event_sequence_keeps_the_journal_well_formed(names: list[str]) -> N
             continue
         assert not (before in (Phase.COMPLETED, Phase.FAILED, Phase.KILLED) and entries)
         if entries and entries[-1][0] is EntryType.SESSION_WAITING:
-            assert state.phase is Phase.IDLE  # waiting means: takes the next message
+            assert state.between_turns  # waiting means: takes the next message
         journal += [(t.value, d) for t, d in entries]
     types = [t for t, _ in journal]
     assert types[0] == "session.started"

@@ -47,6 +47,9 @@ from ._supervisor import Supervisor
 log = logging.getLogger("coven_trio.sessions")
 
 _TURN_ENDS = (EntryType.TURN_COMPLETED, EntryType.TURN_FAILED)
+#: Entries a parked session holds for its next turn; past this they are journaled
+#: at once (a harness that keeps printing while it waits for an answer).
+MAX_HELD = 1000
 
 
 @attrs.define(eq=False)
@@ -81,6 +84,8 @@ class Session:
     supervisor: Supervisor = attrs.field(init=False)
     _started: bool = attrs.field(init=False, default=False)
     courier: Courier = attrs.field(init=False)
+    #: What the harness printed while parked at a question: it belongs to the next turn.
+    _held: list[Entry] = attrs.field(init=False, factory=list)
 
     def __attrs_post_init__(self) -> None:
         self.state = SessionState(self.harness)
@@ -167,8 +172,13 @@ class Session:
             self.handle(Aborted(FailureCode.JOURNAL_FULL, f"The journal reached {limit} bytes."))
 
     async def _on_output(self, entries: list[Entry]) -> None:
-        """The supervisor's sink: translated harness output, in order."""
+        """The supervisor's sink: translated harness output, in order. Parked at a
+        question, the harness may still print (the next tool's call, its own next
+        question): held, so nothing follows ``session.waiting`` in the journal."""
         for type_, data in entries:
+            if self.state.phase is Phase.PARKED and len(self._held) < MAX_HELD:
+                self._held.append((type_, data))
+                continue
             if type_ in _TURN_ENDS:
                 if self.state.turn is TurnState.ACTIVE:
                     extra, failed, end = await self.interaction.outcome(
@@ -249,9 +259,18 @@ class Session:
             self._crash(exc)
             raise InternalError("The session failed inside; see the daemon log.") from exc
 
+    def _release_held(self) -> None:
+        """The parked turn ends without a next one (exit, kill, shutdown): what the
+        harness printed meanwhile is journaled as it came (no turn to stamp)."""
+        held, self._held = self._held, []
+        for type_, data in held:
+            if type_ not in _TURN_ENDS and not self.state.ended:
+                self.handle(Recorded(type_, data))
+
     def _exited(self, returncode: int) -> None:
         if self.state.ended:  # ended inside while its process was still being reaped
             return
+        self._release_held()
         self.exit_code = returncode if returncode >= 0 else None
         resumable = self.driver.per_turn and self.driver.conversation_id is not None
         self.handle(ProcessExited(returncode, resumable, self.continuation_token))
@@ -309,7 +328,7 @@ class Session:
 
     async def _start_turn(self, turn: TurnInput, input_body: dict[str, Any] | None) -> None:
         self._require_live()
-        if self.state.phase is not Phase.IDLE or self.courier.busy:
+        if not self.state.between_turns or self.courier.busy:
             raise TurnActive("A turn is already running.", details={"sessionId": self.id})
         answers = self.interaction.answers(turn)
         lines = self.interaction.answer_lines(self.driver, answers)
@@ -326,13 +345,15 @@ class Session:
             for line in lines:
                 await self.supervisor.write(line)
             self._begin(turn, answers, input_body)
+            held, self._held = self._held, []
+            await self._on_output(held)  # the new turn's first entries (or a new question)
 
     def _begin(
         self, turn: TurnInput, answers: list[Answer], input_body: dict[str, Any] | None
     ) -> None:
         """The harness has the turn: journal it (input, settled answers, the turn) and
         spend the continuation token."""
-        if self.state.phase is not Phase.IDLE:
+        if not self.state.between_turns:
             raise self._not_live()
         if input_body is not None:
             self.handle(Recorded(EntryType.INPUT, input_body))
@@ -365,12 +386,14 @@ class Session:
         A write to the harness still in progress is cancelled."""
         self._require_live()
         with self._boundary():
+            self._release_held()
             self.handle(KillRequested(self.supervisor.active))
             self._interrupt()
 
     async def stop(self) -> None:
         """Daemon shutdown: stop with the full escalation and wait until done."""
         if not self.state.ended and self.state.phase is not Phase.NEW:
+            self._release_held()
             self.handle(ShutdownRequested(self.supervisor.active))
             self._interrupt()
         await self.done.wait()

@@ -10,10 +10,14 @@ or a harness can cause (their mistakes are refused before, or are no-ops here).
 Phases (clients see them through :attr:`SessionState.status`)::
 
     NEW ─launch─▶ TURN ─turn end─▶ IDLE (long-lived process) ─next turn─▶ TURN
+                   │  ├─question─▶ PARKED (long-lived process) ─answer─▶ TURN
                    │  └─turn end─▶ BUSY (per-turn process) ─exit, resumable─▶ IDLE
                    └─exit─▶ COMPLETED | FAILED
-    TURN/BUSY/IDLE ─kill─▶ KILLING[_TURN] ─exit─▶ KILLED
-    TURN/BUSY/IDLE ─shutdown─▶ STOPPING[_TURN] ─exit─▶ COMPLETED | FAILED
+    TURN/BUSY/IDLE/PARKED ─kill─▶ KILLING[_TURN] ─exit─▶ KILLED
+    TURN/BUSY/IDLE/PARKED ─shutdown─▶ STOPPING[_TURN] ─exit─▶ COMPLETED | FAILED
+
+A per-turn process that exits after it ended its turn leaves a resumable session IDLE
+whatever its exit code: a failed turn (codex exits 1) does not end the conversation.
     any live phase ─abort─▶ FAILED   (an internal failure; KILLING stays KILLED)
 
 ``docs/architecture.md`` draws the same as a diagram.
@@ -43,6 +47,9 @@ class Phase(Enum):
     TURN = "turn"  #: a turn is running
     BUSY = "busy"  #: the turn ended, its per-turn process is still exiting
     IDLE = "idle"  #: between turns: takes the next message
+    #: The turn ended at a harness question; its process waits for the answer, and what
+    #: it still prints belongs to the next turn (the session holds it until then).
+    PARKED = "parked"
     KILLING_TURN = "killing_turn"  #: kill accepted mid-turn; the process is being stopped
     KILLING = "killing"  #: kill accepted between turns; the process is being stopped
     STOPPING_TURN = "stopping_turn"  #: daemon shutdown mid-turn
@@ -52,7 +59,9 @@ class Phase(Enum):
     KILLED = "killed"
 
 
-LIVE = frozenset({Phase.TURN, Phase.BUSY, Phase.IDLE})
+LIVE = frozenset({Phase.TURN, Phase.BUSY, Phase.IDLE, Phase.PARKED})
+#: Between turns: the next message (or answer) starts a turn.
+BETWEEN_TURNS = frozenset({Phase.IDLE, Phase.PARKED})
 TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED, Phase.KILLED})
 #: Phases in which the harness may still produce output.
 _OPEN = frozenset(Phase) - TERMINAL - {Phase.NEW}
@@ -68,6 +77,7 @@ _STATUS = {
     Phase.TURN: SessionStatus.RUNNING,
     Phase.BUSY: SessionStatus.RUNNING,
     Phase.IDLE: SessionStatus.WAITING,
+    Phase.PARKED: SessionStatus.WAITING,
     Phase.KILLING_TURN: SessionStatus.KILLED,
     Phase.KILLING: SessionStatus.KILLED,
     Phase.STOPPING_TURN: SessionStatus.RUNNING,
@@ -213,6 +223,11 @@ class SessionState:
         return self.phase in LIVE
 
     @property
+    def between_turns(self) -> bool:
+        """Takes the next message (or the answers to the harness's questions)."""
+        return self.phase in BETWEEN_TURNS
+
+    @property
     def ended(self) -> bool:
         return self.phase in TERMINAL
 
@@ -229,7 +244,7 @@ class SessionState:
             self._require(self.phase is Phase.NEW, event)
             return [(EntryType.SESSION_STARTED, event.started), *self._begin(event.message)]
         if isinstance(event, TurnBegan):
-            self._require(self.phase is Phase.IDLE, event)
+            self._require(self.phase in BETWEEN_TURNS, event)
             return self._begin(event.message)
         if isinstance(event, TurnEnded):
             self._require(self.phase in _OPEN, event)
@@ -238,7 +253,9 @@ class SessionState:
         if isinstance(event, InputRequested):
             self._require(self.phase in _OPEN, event)
             request = self._stamp(EntryType.INPUT_REQUESTED, event.data)
-            ends = self._end_turn(EntryType.TURN_COMPLETED, {}, event.token, event.takes_turns)
+            ends = self._end_turn(
+                EntryType.TURN_COMPLETED, {}, event.token, event.takes_turns, Phase.PARKED
+            )
             return [request, *ends]
         if isinstance(event, ProcessExited):
             self._require(self.phase in _OPEN, event)
@@ -279,14 +296,19 @@ class SessionState:
         return entries
 
     def _end_turn(
-        self, kind: EntryType, data: dict[str, Any], token: str, takes_turns: bool
+        self,
+        kind: EntryType,
+        data: dict[str, Any],
+        token: str,
+        takes_turns: bool,
+        waits_in: Phase = Phase.IDLE,
     ) -> list[Entry]:
         """The harness ended its turn; without a turn running this is a no-op."""
         if self.phase not in _WITH_TURN:
             return []
         entries = [self._stamp(kind, data)]
         if self.phase is Phase.TURN and takes_turns:
-            self.phase = Phase.IDLE
+            self.phase = waits_in
             entries.append(_waiting(token))
         else:
             self.phase = _TURN_OVER[self.phase]
@@ -302,10 +324,12 @@ class SessionState:
         phase = self.phase
         if phase in (Phase.KILLING_TURN, Phase.KILLING):
             return entries + self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, code)
+        if event.resumable and phase is Phase.BUSY and code >= 0:
+            self.phase = Phase.IDLE  # the turn was over: its exit code ends nothing
+            return [*entries, _waiting(event.token)]
         if code == 0:
-            if event.resumable and phase in (Phase.TURN, Phase.BUSY):
-                if phase is Phase.TURN:
-                    entries.append(self._stamp(EntryType.TURN_COMPLETED, {}))
+            if event.resumable and phase is Phase.TURN:
+                entries.append(self._stamp(EntryType.TURN_COMPLETED, {}))
                 self.phase = Phase.IDLE
                 return [*entries, _waiting(event.token)]
             if phase in _WITH_TURN:
@@ -331,7 +355,7 @@ class SessionState:
     def _shutdown(self, process_running: bool) -> list[Entry]:
         if self.phase is Phase.TURN:
             self.phase = Phase.STOPPING_TURN
-        elif self.phase in (Phase.BUSY, Phase.IDLE):
+        elif self.phase in (Phase.BUSY, Phase.IDLE, Phase.PARKED):
             if not process_running:
                 self.phase = Phase.COMPLETED
                 return [(EntryType.SESSION_COMPLETED, None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from coven_trio.daemon import Daemon
 
 from .conftest import of, start, until
-from .fake_models import FakeAnthropic, last_user_text
+from .fake_models import FakeAnthropic, Reply, last_user_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.realcli, pytest.mark.timeout(120)]
 
@@ -40,4 +41,116 @@ async def test_two_turns(
     # the second request carries the whole conversation, the same process answered
     assert last_user_text(anthropic.requests[1]) == "second"
     assert "echo: first" in json.dumps(anthropic.requests[1]["messages"])
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_tool_use_runs_and_reports_one_result(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    (project / "notes.txt").write_text("the secret is 42\n")
+    read = {"type": "tool_use", "name": "Read", "input": {"file_path": str(project / "notes.txt")}}
+    anthropic.replies.extend([Reply([read]), Reply([text("read it")])])
+    sid = await start(client, project, harness="claude", prompt="read the notes")
+    seen = await until(client, sid, {"session.waiting"})
+    [requested] = of(seen, "actions.requested")
+    call = requested["actions"][0]
+    assert call["toolName"] == "Read"
+    [result] = of(seen, "action.result")
+    assert result["status"] == "completed"
+    assert result["result"]["callId"] == call["callId"]
+    assert result["result"]["toolName"] == "Read"
+    assert "the secret is 42" in json.dumps(result["result"]["output"])
+    assert "the secret is 42" in json.dumps(anthropic.requests[1]["messages"][-1])
+    assert of(seen, "message.appended")[-1]["content"] == "read it"
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+def assert_quiet_while_waiting(records: list[dict[str, Any]]) -> None:
+    """Nothing is journaled between ``session.waiting`` and the client's next input."""
+    kinds = [r["kind"] for r in records]
+    for index, kind in enumerate(kinds[:-1]):
+        if kind == "session.waiting":
+            assert kinds[index + 1] in ("input", "turn.started"), kinds
+
+
+def bash(command: str) -> dict[str, Any]:
+    return {"type": "tool_use", "name": "Bash", "input": {"command": command}}
+
+
+def text(words: str) -> dict[str, Any]:
+    return {"type": "text", "text": words}
+
+
+@pytest.mark.parametrize("answer", ["approve", "deny"])
+async def test_permission_allow_and_deny(
+    client: httpx.AsyncClient,
+    real: Daemon,
+    project: Path,
+    anthropic: FakeAnthropic,
+    answer: str,
+) -> None:
+    anthropic.replies.extend([Reply([bash("touch made.txt")]), Reply([text("over")])])
+    sid = await start(
+        client, project, harness="claude", prompt="make a file", permissionMode="ask"
+    )
+    parked = await until(client, sid, {"session.waiting"})
+    [asked] = of(parked, "input.requested")
+    [request] = asked["requests"]
+    assert request["kind"] == "tool-approval"
+    assert request["action"]["toolName"] == "Bash"
+    assert [r["kind"] for r in parked][-3:] == [
+        "input.requested",
+        "turn.completed",
+        "session.waiting",
+    ]
+    response = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": answer})
+    assert response.status_code == 202
+    seen = await until(client, sid, {"session.waiting"}, count=2)
+    [result] = of(seen, "action.result")  # exactly one, named
+    assert result["result"]["toolName"] == "Bash"
+    assert result["result"]["callId"] == request["action"]["callId"]
+    if answer == "approve":
+        assert result["status"] == "completed"
+        assert (project / "made.txt").exists()
+    else:
+        assert result["status"] == "rejected"
+        assert result["error"]["code"] == "TOOL_EXECUTION_DENIED"
+        assert not (project / "made.txt").exists()
+    assert of(seen, "message.appended")[-1]["content"] == "over"
+    assert_quiet_while_waiting(seen)
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_two_permission_asks_in_one_message(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    both = Reply([text("two tools"), bash("touch one.txt"), bash("touch two.txt")])
+    anthropic.replies.extend([both, Reply([text("both done")])])
+    sid = await start(client, project, harness="claude", prompt="two", permissionMode="ask")
+    waits = 1
+    answered: set[str] = set()
+    while True:
+        seen = await until(client, sid, {"session.waiting"}, count=waits)
+        done = of(seen, "message.appended")
+        if done and done[-1]["content"] == "both done":
+            break
+        open_requests = [
+            r["requestId"]
+            for asked in of(seen, "input.requested")
+            for r in asked["requests"]
+            if r["requestId"] not in answered
+        ]
+        assert open_requests, [r["kind"] for r in seen]
+        answered.update(open_requests)
+        response = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "approve"})
+        assert response.status_code == 202, response.text
+        waits += 1
+    assert len(answered) == 2
+    assert_quiet_while_waiting(seen)
+    results = of(seen, "action.result")
+    assert [(r["status"], r["result"]["toolName"]) for r in results] == [
+        ("completed", "Bash"),
+        ("completed", "Bash"),
+    ]
+    assert (project / "one.txt").exists() and (project / "two.txt").exists()
     await client.post(f"/api/v1/sessions/{sid}/kill")
