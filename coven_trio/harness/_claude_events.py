@@ -46,6 +46,8 @@ class ClaudeEvents:
     tools: dict[str, str] = attrs.field(factory=dict)
     #: Calls the client denied: their tool_result is the rejection.
     denied: set[str] = attrs.field(factory=set)
+    #: The Task call each subagent task runs for.
+    tasks: dict[str, str] = attrs.field(factory=dict)
     interrupting: bool = False
     #: The conversation's id as ``system/init`` says it.
     conversation_id: str | None = None
@@ -114,10 +116,13 @@ class ClaudeEvents:
             return [(EntryType.AGENT_RETRY, retry)]
         if subtype in ("task_started", "task_updated", "task_notification"):
             patch: dict[str, Any] = msg["patch"] if isinstance(msg.get("patch"), dict) else {}
+            task_id, call_id = str(msg.get("task_id")), msg.get("tool_use_id")
+            if isinstance(call_id, str) and len(self.tasks) < MAX_TOOLS:
+                self.tasks[task_id] = call_id
             task = {
                 "event": str(subtype).removeprefix("task_"),
                 "taskId": msg.get("task_id"),
-                "callId": msg.get("tool_use_id"),
+                "callId": self.tasks.get(task_id),  # task_updated does not repeat it
                 "status": msg.get("status") or patch.get("status") or "started",
                 "description": msg.get("description") or msg.get("summary"),
             }

@@ -102,7 +102,8 @@ class Interaction:
 
         A follow-up while questions are open must answer them: by ``inputResponses``, or
         by a message naming an option (``approve``/``deny``, ``Yes``/``No``), which
-        answers all of them.
+        answers all of them; a single open question takes any message as its answer
+        (one of its options, or free text).
         """
         if not self.pending:
             if turn.input_responses:
@@ -123,9 +124,12 @@ class Interaction:
                 option = str(response.get("optionId") or response.get("text") or "")
                 answers.append(_answer(self.pending[request_id], request_id, option))
             return answers
-        option = turn.message.strip().lower()
-        if option in ("approve", "yes", "deny", "no"):
-            return [_answer(req, rid, option) for rid, req in self.pending.items()]
+        text = turn.message.strip()
+        if text.lower() in ("approve", "yes", "deny", "no"):
+            return [_answer(req, rid, text) for rid, req in self.pending.items()]
+        [(rid, req)] = list(self.pending.items())[:1]
+        if text and len(self.pending) == 1 and req.get("kind") == "question":
+            return [_answer(req, rid, text)]
         raise InvalidInputResponses(
             "Answer the pending input requests first (inputResponses, or approve/deny).",
             details={"requestIds": list(self.pending)},
@@ -152,6 +156,10 @@ def _answer(request: dict[str, Any], request_id: str, option: str) -> Answer:
     """A question is answered by its option (or free text); a tool approval by
     approve/yes/allow, anything else denies."""
     if request.get("kind") == "question":
+        options = [o for o in request.get("options") or [] if isinstance(o, dict)]
+        labels = {str(o.get("label")).lower(): str(o.get("label")) for o in options}
+        if option.strip().lower() in labels:  # "blue" chooses the option "Blue"
+            return Answer(request_id, True, request, labels[option.strip().lower()])
         refused = option.strip().lower() in ("deny", "no", "")
         return Answer(request_id, not refused, request, None if refused else option)
     return Answer(request_id, option.strip().lower() in ("approve", "yes", "allow"), request)

@@ -19,6 +19,7 @@ import pytest
 import trio
 
 from coven_trio.daemon import Daemon
+from coven_trio.harness._tree import marked
 
 from ..sessions_util import launch, payload
 from .fake_models import FakeAnthropic, FakeOpenAI
@@ -130,16 +131,17 @@ async def until(
 ) -> list[dict[str, Any]]:
     """Every record of a session up to the ``count``-th whose kind is in ``kinds``."""
     seen: list[dict[str, Any]] = []
-    with trio.fail_after(timeout):
+    with trio.move_on_after(timeout):
         async with client.stream(
-            "GET", "/api/v1/events", params={"sessionId": sid, "follow": "1"}
+            "GET", "/api/v1/events", params={"sessionId": sid, "follow": "1"}, timeout=None
         ) as response:
             async for line in response.aiter_lines():
                 if line:
                     seen.append(json.loads(line))
                     if sum(r["kind"] in kinds for r in seen) >= count:
                         return seen
-    raise AssertionError(f"the session ended first: {[r['kind'] for r in seen]}")
+        raise AssertionError(f"the session ended first: {[r['kind'] for r in seen]}")
+    raise AssertionError(f"no {count} x {kinds} in {timeout} s: {[r['kind'] for r in seen]}")
 
 
 async def start(client: httpx.AsyncClient, project: Path, **body: Any) -> str:
@@ -149,3 +151,11 @@ async def start(client: httpx.AsyncClient, project: Path, **body: Any) -> str:
 
 def of(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [payload(r) for r in records if r["kind"] == kind]
+
+
+async def leftovers(sid: str, within: float = 2.0) -> list[int]:
+    """The session's processes still running ``within`` seconds from now (none, we hope)."""
+    with trio.move_on_after(within):
+        while marked(sid):
+            await trio.sleep(0.05)
+    return marked(sid)

@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from coven_trio.daemon import Daemon
 
-from .conftest import of, start, until
+from .conftest import leftovers, of, start, until
 from .fake_models import FakeAnthropic, Reply, last_user_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.realcli, pytest.mark.timeout(120)]
@@ -90,9 +91,7 @@ async def test_permission_allow_and_deny(
     answer: str,
 ) -> None:
     anthropic.replies.extend([Reply([bash("touch made.txt")]), Reply([text("over")])])
-    sid = await start(
-        client, project, harness="claude", prompt="make a file", permissionMode="ask"
-    )
+    sid = await start(client, project, harness="claude", prompt="make a file", permissionMode="ask")
     parked = await until(client, sid, {"session.waiting"})
     [asked] = of(parked, "input.requested")
     [request] = asked["requests"]
@@ -154,3 +153,138 @@ async def test_two_permission_asks_in_one_message(
     ]
     assert (project / "one.txt").exists() and (project / "two.txt").exists()
     await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_ask_user_question_is_answered_with_a_choice(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    question = {
+        "question": "Which colour?",
+        "header": "Colour",
+        "multiSelect": False,
+        "options": [
+            {"label": "Red", "description": "warm"},
+            {"label": "Blue", "description": "cool"},
+        ],
+    }
+    ask = {"type": "tool_use", "name": "AskUserQuestion", "input": {"questions": [question]}}
+    anthropic.replies.extend([Reply([ask]), Reply([text("blue it is")])])
+    sid = await start(client, project, harness="claude", prompt="ask me", permissionMode="ask")
+    parked = await until(client, sid, {"session.waiting"})
+    [request] = of(parked, "input.requested")[0]["requests"]
+    assert request["kind"] == "question"
+    assert request["prompt"] == "Which colour?"
+    assert [o["id"] for o in request["options"]] == ["Red", "Blue"]
+    answered = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "blue"})
+    assert answered.status_code == 202, answered.text
+    seen = await until(client, sid, {"session.waiting"}, count=2)
+    [result] = of(seen, "action.result")
+    assert result["status"] == "completed"
+    assert result["result"]["toolName"] == "AskUserQuestion"
+    told = json.dumps(anthropic.requests[1]["messages"][-1])
+    assert "Blue" in told and "did not answer" not in told
+    assert of(seen, "message.appended")[-1]["content"] == "blue it is"
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_overloaded_api_is_retried_then_answers(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    anthropic.replies.append(Reply(status=529))  # CLAUDE_CODE_MAX_RETRIES=1: one retry
+    sid = await start(client, project, harness="claude", prompt="busy?")
+    seen = await until(client, sid, {"session.waiting"})
+    [retry] = of(seen, "agent.retry")
+    assert (retry["attempt"], retry["status"]) == (1, 529)
+    assert [m["content"] for m in of(seen, "message.appended")] == ["echo: busy?"]
+    assert of(seen, "turn.completed")
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_api_failure_fails_the_turn_not_the_session(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    anthropic.replies.extend([Reply(status=529), Reply(status=529)])
+    sid = await start(client, project, harness="claude", prompt="busy?")
+    seen = await until(client, sid, {"session.waiting"})
+    [failed] = of(seen, "turn.failed")
+    assert failed["code"] == "model_api_error"
+    assert failed["details"]["status"] == 529
+    assert "529" in failed["message"]
+    assert of(seen, "message.appended") == []  # the CLI's error text is not the model's
+    await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "again"})
+    seen = await until(client, sid, {"session.waiting"}, count=2)
+    assert [m["content"] for m in of(seen, "message.appended")] == ["echo: again"]
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_thinking_is_reasoning(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    thought = {"type": "thinking", "thinking": "Let me think about it."}
+    anthropic.replies.append(Reply([thought, text("thought: done")]))
+    sid = await start(client, project, harness="claude", prompt="think")
+    seen = await until(client, sid, {"session.waiting"})
+    streamed = "".join(d["text"] for d in of(seen, "agent.reasoning.delta"))
+    assert streamed == "Let me think about it."
+    assert [r["content"] for r in of(seen, "reasoning.appended")] == ["Let me think about it."]
+    assert [m["content"] for m in of(seen, "message.appended")] == ["thought: done"]
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_task_subagent_is_visible(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    task = {
+        "type": "tool_use",
+        "name": "Task",
+        "input": {
+            "description": "Echo in a subagent",
+            "prompt": "hello from sub",
+            "subagent_type": "general-purpose",
+        },
+    }
+    anthropic.replies.append(Reply([task]))  # then: the subagent's call, the main answer
+    sid = await start(client, project, harness="claude", prompt="delegate")
+    seen = await until(client, sid, {"session.waiting"})
+    [call] = of(seen, "actions.requested")[0]["actions"]
+    assert call["toolName"] == "Task"
+    tasks = of(seen, "agent.task")
+    assert tasks and {t["callId"] for t in tasks} == {call["callId"]}
+    assert tasks[-1]["status"] == "completed"
+    sub = [m for m in of(seen, "message.appended") if m.get("parentCallId") == call["callId"]]
+    assert [m["content"] for m in sub if m["role"] == "user"] == ["hello from sub"]
+    [result] = of(seen, "action.result")
+    assert result["status"] == "completed" and result["result"]["toolName"] == "Task"
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_kill_mid_turn_interrupts_within_two_seconds(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    slow = " ".join(f"slow{n}" for n in range(200))
+    anthropic.replies.append(Reply([text(slow)], delay=0.1))
+    sid = await start(client, project, harness="claude", prompt="take your time")
+    await until(client, sid, {"agent.content.delta"})
+    began = trio.current_time()
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+    seen = await until(client, sid, {"session.failed"}, timeout=10)
+    assert trio.current_time() - began < 2.0
+    [ended] = of(seen, "turn.failed")
+    assert ended["code"] == "interrupted"  # the CLI stopped the turn when asked
+    assert of(seen, "session.failed")[0]["code"] == "killed"
+    assert await leftovers(sid) == []
+
+
+async def test_kill_while_a_permission_is_pending(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    anthropic.replies.append(Reply([bash("touch never.txt")]))
+    sid = await start(client, project, harness="claude", prompt="risky", permissionMode="ask")
+    await until(client, sid, {"session.waiting"})
+    began = trio.current_time()
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+    seen = await until(client, sid, {"session.failed"}, timeout=10)
+    assert trio.current_time() - began < 2.0
+    assert of(seen, "session.failed")[0]["code"] == "killed"
+    assert not (project / "never.txt").exists()
+    assert await leftovers(sid) == []
