@@ -186,7 +186,7 @@ def test_claude_tool_calls_have_exactly_one_result_and_keep_their_names() -> Non
         "tool-approval",
         "r1",
     )
-    claude.begin_turn()  # the answer starts the next turn
+    claude.begin_turn("turn_1")  # the answer starts the next turn
     denial = claude.control_response(request, False, None)
     assert denial is not None and json.loads(denial)["response"]["response"]["behavior"] == "deny"
     result = {
@@ -286,7 +286,7 @@ def test_claude_cost_per_turn_from_the_running_total() -> None:
             }
         )
     )
-    claude.begin_turn()
+    claude.begin_turn("turn_1")
     second = claude.translate(
         line({"type": "result", "subtype": "success", "total_cost_usd": 0.25})
     )
@@ -341,7 +341,7 @@ def test_claude_subagents_are_visible() -> None:
 
 def test_codex_translation() -> None:
     codex = CodexDriver(executable="codex", mode=LaunchMode.NON_INTERACTIVE)
-    codex.begin_turn()
+    codex.begin_turn("turn_0")
     assert codex.translate(line({"type": "turn.started"})) == [("agent.start", {})]
     started = {
         "type": "item.started",
@@ -375,7 +375,7 @@ def test_codex_translation() -> None:
         ("agent.complete", {"usage": {"input_tokens": 40}}),
         ("turn.completed", {}),
     ]
-    codex.begin_turn()
+    codex.begin_turn("turn_1")
     second = codex.translate(line({"type": "turn.completed", "usage": {"input_tokens": 90}}))
     assert second[0] == ("agent.complete", {"usage": {"input_tokens": 50}})  # the turn's own
     failed = codex.translate(line({"type": "turn.failed", "error": {"message": "quota"}}))

@@ -114,8 +114,8 @@ class Driver:
         None if the harness has no such thing."""
         return None
 
-    def begin_turn(self) -> None:
-        """A new turn starts: reset per-turn translation state."""
+    def begin_turn(self, turn_id: str) -> None:
+        """Turn ``turn_id`` starts: reset per-turn translation state."""
 
     def translate(self, line: bytes) -> list[Entry]:
         """Native output line → journal entries (structured drivers)."""

@@ -157,7 +157,7 @@ class ClaudeDriver(Driver):
         }
         return dumps(response) + b"\n"
 
-    def begin_turn(self) -> None:
+    def begin_turn(self, turn_id: str) -> None:
         self.events.begin_turn()
 
     def translate(self, line: bytes) -> list[Entry]:

@@ -48,7 +48,7 @@ class CodexDriver(Driver):
     #: A file holding this turn's JSON Schema (``--output-schema``), if any.
     output_schema_file: str | None = None
     _requested: set[str] = attrs.field(factory=set)
-    _turn: int = 0
+    _turn_id: str = "turn_0"
     _usage: dict[str, int] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -81,9 +81,9 @@ class CodexDriver(Driver):
     def prompt_stdin(self, prompt: str) -> bytes | None:
         return None if self.mode is LaunchMode.INTERACTIVE else prompt.encode()
 
-    def begin_turn(self) -> None:
+    def begin_turn(self, turn_id: str) -> None:
         self._requested.clear()
-        self._turn += 1
+        self._turn_id = turn_id
 
     def translate(self, line: bytes) -> list[Entry]:
         msg = parse_json_line(line)
@@ -128,7 +128,7 @@ class CodexDriver(Driver):
     def _item(self, kind: str, item: dict[str, Any], msg: dict[str, Any]) -> list[Entry]:
         item_type = item.get("type")
         # Ids restart at item_0 in every process: make them the turn's.
-        item_id = f"turn_{self._turn - 1}/{item.get('id', '')}"
+        item_id = f"{self._turn_id}/{item.get('id', '')}"
         if item_type == "agent_message" and kind == "item.completed":
             text = str(item.get("text", ""))
             return [
@@ -161,6 +161,8 @@ class CodexDriver(Driver):
                 "output": _output(item),
                 "isError": failed,
             }
+            if isinstance(item.get("exit_code"), int):
+                result["exitCode"] = item["exit_code"]
             verdict = ActionStatus.FAILED if failed else ActionStatus.COMPLETED
             if status == "declined":
                 verdict = ActionStatus.REJECTED

@@ -159,6 +159,8 @@ class Session:
         before = self.state.status
         for type_, data in self.state.handle(event):
             self.journal.append(type_, data)
+            if type_ is EntryType.TURN_STARTED and data is not None:
+                self.driver.begin_turn(str(data["turnId"]))  # what follows is this turn's
         if self.state.status is not before and self.on_change is not None:
             self.on_change(self)
         if self.state.ended:

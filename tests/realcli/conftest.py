@@ -101,6 +101,8 @@ name = "fake"
 base_url = "{openai.url}/v1"
 wire_api = "responses"
 env_key = "FAKE_OPENAI_KEY"
+request_max_retries = 1
+stream_max_retries = 1
 """
     )
     env = {
