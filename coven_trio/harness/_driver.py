@@ -70,6 +70,9 @@ class Driver:
     structured: bool = False
     #: Each turn is its own process (codex ``exec``, claude ``--print``).
     per_turn: bool = False
+    #: The JSON Schema the next turn's answer must match. A per-turn CLI that has native
+    #: structured output gets it in that turn's argv (the daemon still validates).
+    output_schema: dict[str, Any] | None = None
 
     @property
     def use_pty(self) -> bool:
@@ -113,6 +116,9 @@ class Driver:
         """A line that stops the running turn at once (before stdin is closed on kill);
         None if the harness has no such thing."""
         return None
+
+    def close(self) -> None:
+        """The session is over: drop whatever the driver keeps outside memory."""
 
     def begin_turn(self, turn_id: str) -> None:
         """Turn ``turn_id`` starts: reset per-turn translation state."""

@@ -58,8 +58,6 @@ class ClaudeDriver(Driver):
     #: Name the conversation on the command line (``--session-id`` / ``--resume``): the
     #: real claude does; a manifest's stream harness may not.
     conversation_flags: bool = False
-    #: A JSON Schema for this process's answer (``--json-schema``, per-turn processes).
-    json_schema: dict[str, Any] | None = None
     events: ClaudeEvents = attrs.field(factory=ClaudeEvents)
 
     def __attrs_post_init__(self) -> None:
@@ -95,7 +93,9 @@ class ClaudeDriver(Driver):
         return ["--resume" if resume else "--session-id", self.conversation_id]
 
     def _schema(self) -> list[str]:
-        return ["--json-schema", json.dumps(self.json_schema)] if self.json_schema else []
+        if not self.per_turn or self.output_schema is None:
+            return []  # a stream process outlives the turn: the schema is in the prompt
+        return ["--json-schema", json.dumps(self.output_schema)]
 
     def first_argv(self, prompt: str) -> list[str]:
         # ``--print`` last: claude starts 140-200 ms sooner than with it first.

@@ -15,11 +15,15 @@ turn's own. ``docs/harnesses.md`` has the full table.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from typing import Any
 
 import attrs
 
+from .._json import dumps
 from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode, LaunchMode
 from ._driver import Driver, parse_json_line
 
@@ -45,8 +49,8 @@ class CodexDriver(Driver):
     stops_on_eof: bool = False
     sandbox: str | None = None
     approval: str | None = None
-    #: A file holding this turn's JSON Schema (``--output-schema``), if any.
-    output_schema_file: str | None = None
+    #: The file holding this turn's JSON Schema (``--output-schema`` takes a path).
+    _schema_file: str | None = None
     _requested: set[str] = attrs.field(factory=set)
     _turn_id: str = "turn_0"
     _usage: dict[str, int] = attrs.field(factory=dict)
@@ -65,8 +69,25 @@ class CodexDriver(Driver):
             head += ["-c", f"developer_instructions={json.dumps(self.system_prompt)}"]
         return head
 
+    def _schema(self) -> list[str]:
+        """``--output-schema FILE`` for this turn: a private temporary file, replaced
+        every turn and removed with the session (:meth:`close`)."""
+        self.close()
+        if self.output_schema is None:
+            return []
+        fd, self._schema_file = tempfile.mkstemp(prefix="coven-schema-", suffix=".json")
+        with os.fdopen(fd, "wb") as file:
+            file.write(dumps(self.output_schema))
+        return ["--output-schema", self._schema_file]
+
+    def close(self) -> None:
+        if self._schema_file is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._schema_file)
+            self._schema_file = None
+
     def _exec(self, resume: bool) -> list[str]:
-        schema = ["--output-schema", self.output_schema_file] if self.output_schema_file else []
+        schema = self._schema()
         thread = ["resume", self.conversation_id] if resume and self.conversation_id else []
         return [*self._head(), *EXEC_ARGS, *schema, *thread, "--", "-"]
 

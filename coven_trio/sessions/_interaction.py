@@ -79,9 +79,13 @@ class Interaction:
         it failed, and the turn end's data. A completed turn with an ``outputSchema`` is
         checked first (``result.completed``, or ``OUTPUT_SCHEMA_NOT_FULFILLED``)."""
         output_schema, self._output_schema = self._output_schema, None
+        native = data.pop("structuredOutput", None)  # the CLI's own (``--json-schema``)
         if failed or output_schema is None:
             return [], failed, data
-        found, value = schema.extract_json(self._last_text or "")
+        if native is not None:
+            found, value = True, native
+        else:
+            found, value = schema.extract_json(self._last_text or "")
         errors = ["no JSON in the answer"]
         if found:  # off the event loop: a big answer must not hold it
             errors = await schema.validate_off_loop(value, output_schema)

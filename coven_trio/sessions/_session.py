@@ -215,6 +215,7 @@ class Session:
 
         try:
             prompt = self.first_turn.harness_text
+            self.driver.output_schema = self.first_turn.output_schema
             stdin = self.driver.prompt_stdin(prompt)
             code = await self.supervisor.run(self.driver.first_argv(prompt), stdin, started)
             self._exited(code)
@@ -227,6 +228,7 @@ class Session:
                 raise  # the launch fails: nothing exists yet
             self._crash(exc)  # one session's bug ends that session, never the daemon
         finally:
+            self.driver.close()
             if self._started:
                 # Cancelled from outside (forced daemon stop): say so, never end silently.
                 self.handle(Aborted(FailureCode.STOPPED, "daemon stopped"))
@@ -290,6 +292,7 @@ class Session:
 
         prompt = delivery.turn.harness_text
         try:
+            self.driver.output_schema = delivery.turn.output_schema
             argv = self.driver.next_argv(prompt)
             code = await self.supervisor.run(argv, self.driver.prompt_stdin(prompt), started)
         except CovenError as exc:  # the process could not start: the session is unchanged

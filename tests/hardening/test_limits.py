@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -67,8 +66,10 @@ async def test_journal_cap_drops_output_and_says_so(
     assert "exit" in kinds and kinds[-1] == "session.failed"  # control entries land
     assert payload(next(r for r in seen if r["kind"] == "exit"))["exitCode"] == 3
     assert daemon.journal(sid).nbytes < 16_384 + 4096
+    # what was kept is the start of the output, without gaps (one read may get it all)
     text = "".join(payload(r)["data"] for r in seen if r["kind"] == "output")
-    assert text.startswith("line 0\n") and json.dumps(truncated[0])
+    everything = "".join(f"line {n}\n" for n in range(2000))
+    assert everything.startswith(text) and len(text) < len(everything)
 
 
 @pytest.mark.parametrize("daemon_options", [{"max_retained_sessions": 2, "store": "memory"}])
