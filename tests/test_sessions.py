@@ -540,3 +540,42 @@ async def test_garbage_integers_are_400_not_500(
     )
     assert odd_id.status_code == 200  # an unknown event id reads from the start (Rust rule)
     assert odd_id.json()["events"][0]["seq"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"harness": "codex", "permissionMode": "ask"}, "permissionMode is claude's"),
+        ({"harness": "claude", "permissionMode": "yolo"}, "permissionMode must be one of"),
+        (
+            {"harness": "claude", "permissionMode": "ask", "launchMode": "nonInteractive"},
+            "needs launchMode `stream`",
+        ),
+        ({"harness": "claude", "sandbox": "read-only"}, "sandbox is codex's"),
+        ({"harness": "codex", "sandbox": "everything"}, "sandbox must be one of"),
+        ({"harness": "codex", "approval": "sometimes"}, "approval must be one of"),
+    ],
+)
+async def test_launch_policies_are_checked_per_harness(
+    client: httpx.AsyncClient, project: Path, fields: dict[str, str], message: str
+) -> None:
+    body = {"projectRoot": str(project), "prompt": "x", **fields}
+    response = await client.post("/api/v1/sessions", json=body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+    assert (await client.get("/api/v1/sessions")).json() == []
+
+
+async def test_bypass_permissions_as_root_is_a_clear_launch_error(
+    client: httpx.AsyncClient, project: Path, fakes_on_path: Path
+) -> None:
+    body = {"projectRoot": str(project), "prompt": "x", "harness": "claude"}
+    response = await client.post(
+        "/api/v1/sessions", json={**body, "permissionMode": "bypassPermissions"}
+    )
+    if os.geteuid() == 0:  # claude itself would exit 1 with a line in its stderr
+        assert response.status_code == 400
+        assert "refuses bypassPermissions when run as root" in response.json()["error"]["message"]
+    else:
+        assert response.status_code == 201
+        await client.post(f"/api/v1/sessions/{response.json()['id']}/kill")
