@@ -119,7 +119,9 @@ class SessionStatus(StrEnum):
     these: :mod:`coven_trio.sessions._state`)."""
 
     RUNNING = "running"
-    WAITING = "waiting"
+    #: Between turns, taking the next message (Coven's word; eve's stream says
+    #: ``session.waiting``).
+    IDLE = "idle"
     COMPLETED = "completed"
     FAILED = "failed"
     KILLED = "killed"
@@ -128,7 +130,7 @@ class SessionStatus(StrEnum):
 
 
 #: Statuses of a session that still takes input.
-LIVE_STATUSES = frozenset({SessionStatus.RUNNING, SessionStatus.WAITING})
+LIVE_STATUSES = frozenset({SessionStatus.RUNNING, SessionStatus.IDLE})
 
 
 class LaunchMode(StrEnum):

@@ -47,7 +47,7 @@ async def test_cli_client_commands(daemon: Daemon, tmp_short: Path) -> None:
     listed = await cli_json(home, "sessions")
     assert [r["id"] for r in listed] == [sid]
     with trio.fail_after(20):
-        while (await cli_json(home, "sessions"))[0]["status"] != "waiting":
+        while (await cli_json(home, "sessions"))[0]["status"] != "idle":
             await trio.sleep(0.05)
     assert await cli_json(home, "input", sid, "again") == {"ok": True, "accepted": True}
     assert await cli_json(home, "kill", sid) == {"ok": True, "accepted": True}

@@ -29,7 +29,7 @@ async def test_embedding_launch_and_journal_cursor(home: Path, tmp_short: Path) 
             if entry.type == "session.waiting":
                 break
         assert types[0] == "session.started"
-        assert daemon.sessions.get(record.id).status == "waiting"
+        assert daemon.sessions.get(record.id).status == "idle"
         pid = daemon.sessions.get(record.id).pid
         assert pid is not None
     # leaving the block stopped the session and removed the socket

@@ -114,7 +114,7 @@ def crash() -> Iterator[Crash]:
         }
         for name in ("claude", "codex"):
             sid = run.sessions[name]["id"]
-            wait_for(lambda sid=sid: status_of(first, sid) == "waiting")
+            wait_for(lambda sid=sid: status_of(first, sid) == "idle")
         run.sessions["codex"] = call(
             first, "GET", f"/api/v1/sessions/{run.sessions['codex']['id']}"
         )
@@ -197,7 +197,7 @@ def test_a_conversation_is_continued_by_a_resume_launch(crash: Crash, name: str)
     )
     assert new["resumed_from"] == old["id"]
     assert new["conversation_id"] == old["conversation_id"]
-    wait_for(lambda: status_of(crash.daemon, new["id"]) == "waiting")
+    wait_for(lambda: status_of(crash.daemon, new["id"]) == "idle")
     said = [
         json.loads(r["payload_json"])["content"]
         for r in records(crash.daemon, new["id"])

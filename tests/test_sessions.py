@@ -55,7 +55,7 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
 
         nursery.start_soon(tail)
         await wait_for_kind(client, sid, "session.waiting")
-        assert (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] == "waiting"
+        assert (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] == "idle"
         assert (await client.post(f"/api/v1/sessions/{sid}/kill")).status_code == 202
     replay = await follow_bytes(client, sid, after=0)
     assert replay == live
@@ -153,7 +153,7 @@ async def test_codex_follow_up_resumes_the_thread(
     thread_id = thread["thread_id"]
     assert "exit" in kinds(seen)
     session = (await client.get(f"/api/v1/sessions/{sid}")).json()
-    assert session["status"] == "waiting"
+    assert session["status"] == "idle"
     assert session["conversation_id"] == thread_id
     assert session["pid"] is None
     response = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "and again"})

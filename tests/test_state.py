@@ -225,7 +225,7 @@ def test_the_table_names_only_real_phases_and_events() -> None:
 
 def test_statuses_clients_see() -> None:
     seen = {phase: _state(phase).status for phase in Phase}
-    assert seen[Phase.IDLE] is seen[Phase.PARKED] is SessionStatus.WAITING
+    assert seen[Phase.IDLE] is seen[Phase.PARKED] is SessionStatus.IDLE
     assert seen[Phase.KILLING] is seen[Phase.KILLING_TURN] is SessionStatus.KILLED
     assert {seen[p] for p in (Phase.TURN, Phase.BUSY, Phase.STOPPING)} == {SessionStatus.RUNNING}
     live = [Phase.TURN, Phase.BUSY, Phase.IDLE, Phase.PARKED]

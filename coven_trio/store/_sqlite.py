@@ -30,7 +30,7 @@ from ._schema import NewerSchema, migrate
 from ._writer import Writer
 
 #: Statuses of a session that was still going when its row was last written.
-_LIVE = ("created", SessionStatus.RUNNING, SessionStatus.WAITING, "idle")
+_LIVE = ("created", SessionStatus.RUNNING, SessionStatus.IDLE, "waiting")  # + older rows
 _ENDED = (
     SessionStatus.COMPLETED,
     SessionStatus.FAILED,

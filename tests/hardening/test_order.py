@@ -67,7 +67,7 @@ async def test_a_failed_follow_up_keeps_the_token_and_the_state(
     assert failed.json()["error"]["code"] == "send_input_failed"
     assert (await events(client, sid))["events"] == before  # nothing journaled
     record = (await client.get(f"/api/v1/sessions/{sid}")).json()
-    assert record["status"] == "waiting"
+    assert record["status"] == "idle"
     again = await follow_up(client, sid, token, message="two")  # the token is still good
     assert again.status_code == 500
     stale = await follow_up(client, sid, "tok_other", message="two")

@@ -143,7 +143,7 @@ def _target(daemon: DaemonProcess, scratch: Path) -> str:
         if (
             status == 200
             and isinstance(record, dict)
-            and record["status"] in ("running", "waiting")
+            and record["status"] in ("running", "idle")
         ):
             return sid
     (scratch / "replay.bin").write_bytes(b"")

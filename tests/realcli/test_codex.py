@@ -116,7 +116,7 @@ async def test_a_failed_model_turn_leaves_the_session_waiting(
     await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "now work"})
     seen = await until(client, sid, {"session.waiting"}, count=2)
     assert [m["content"] for m in of(seen, "message.appended")] == ["echo: now work"]
-    assert (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] == "waiting"
+    assert (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] == "idle"
     await client.post(f"/api/v1/sessions/{sid}/kill")
 
 
