@@ -140,6 +140,7 @@ async def serve(
                     identity=identity,
                     store=store,
                     store_error=store_error,
+                    shutdown=daemon.shutdown,
                 )
                 server = daemon._server = HttpServer(config, build_router(ctx))
                 try:

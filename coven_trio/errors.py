@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     AGENT_NOT_FOUND = "agent_not_found"
     STALE_CONTINUATION_TOKEN = "stale_continuation_token"
     SESSION_TERMINAL = "session_terminal"
+    UNKNOWN_FAMILIAR = "unknown_familiar"
+    SESSION_ID_CONFLICT = "session_id_conflict"
+    NOT_EXTERNAL_SESSION = "not_external_session"
+    HARNESS_NOT_FOUND_ID = "harness_not_found"
+    DAEMON_IDENTITY_MISMATCH = "daemon_identity_mismatch"
 
 
 class CovenError(Exception):
@@ -281,3 +286,38 @@ class StartupError(Exception):
 
 class DaemonAlreadyRunning(StartupError):
     """Another live daemon serves this home."""
+
+
+class UnknownFamiliar(CovenError):
+    """A launch names a familiar (Coven's agent identities); coven-trio has none."""
+
+    status = 400
+    code = ErrorCode.UNKNOWN_FAMILIAR
+
+
+class SessionIdConflict(CovenError):
+    """An external registration names a session the daemon supervises."""
+
+    status = 409
+    code = ErrorCode.SESSION_ID_CONFLICT
+
+
+class NotExternalSession(CovenError):
+    """``complete`` is for external sessions; the daemon's own end by ``kill``."""
+
+    status = 422
+    code = ErrorCode.NOT_EXTERNAL_SESSION
+
+
+class UnknownHarness(CovenError):
+    """``GET /capabilities/:id`` of a harness the daemon does not know."""
+
+    status = 404
+    code = ErrorCode.HARNESS_NOT_FOUND_ID
+
+
+class DaemonIdentityMismatch(CovenError):
+    """A lifecycle request for another daemon (or an older run of this one)."""
+
+    status = 409
+    code = ErrorCode.DAEMON_IDENTITY_MISMATCH

@@ -11,13 +11,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import attrs
 
-from .errors import CwdOutsideRoot, HarnessNotFound, HarnessUnsupported, InvalidRequest
+from .errors import (
+    CwdOutsideRoot,
+    HarnessNotFound,
+    HarnessUnsupported,
+    InvalidRequest,
+    UnknownFamiliar,
+)
 from .harness import HarnessCatalog, HarnessSpec, claude, codex, model_id
-from .models import LaunchRequest
+from .models import Conversation, LaunchRequest
 from .vocabulary import HarnessId, LaunchMode
 
 
@@ -39,6 +46,33 @@ class LaunchPlan:
     permission_mode: str | None = None
     sandbox: str | None = None
     approval: str | None = None
+    #: The session ends when its first turn's process exits (a Coven launch that named
+    #: no mode: it runs its prompt to completion).
+    one_shot: bool = False
+
+
+def _mode(request: LaunchRequest, spec: HarnessSpec) -> tuple[LaunchMode, bool]:
+    """The launch mode, and whether the session is one-shot. A Coven client that names
+    no mode gets what its clients can finish: the prompt run to completion
+    (``nonInteractive``, ended at exit), or without a prompt an interactive terminal.
+    (Coven's own default is a PTY for both, which leaves a prompt's turn hanging with
+    the real CLIs: ``docs/coven-compat.md``.) ``command`` keeps its own default."""
+    if request.launch_mode:
+        try:
+            return LaunchMode(request.launch_mode), False
+        except ValueError:
+            raise InvalidRequest(
+                "launchMode must be `interactive`, `nonInteractive`, or `stream`, "
+                f"got `{request.launch_mode}`",
+                details={"launchMode": request.launch_mode},
+            ) from None
+    if spec.id == HarnessId.COMMAND:
+        return spec.default_mode, False
+    if not (request.prompt or "").strip():
+        return LaunchMode.INTERACTIVE, False
+    if LaunchMode.NON_INTERACTIVE in spec.modes:
+        return LaunchMode.NON_INTERACTIVE, True
+    return spec.default_mode, False
 
 
 def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan:
@@ -54,14 +88,7 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
             f"unsupported harness `{harness_id}`. Configured harnesses: " + ", ".join(configured),
             details={"harness": harness_id, "configured": configured},
         )
-    try:
-        mode = LaunchMode(request.launch_mode or spec.default_mode)
-    except ValueError:
-        raise InvalidRequest(
-            "launchMode must be `interactive`, `nonInteractive`, or `stream`, "
-            f"got `{request.launch_mode}`",
-            details={"launchMode": request.launch_mode},
-        ) from None
+    mode, one_shot = _mode(request, spec)
     if mode not in spec.modes:
         raise InvalidRequest(
             f"harness `{harness_id}` does not support {mode}-mode launches; "
@@ -83,7 +110,7 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
             )
         command = [found, *command[1:]]
     else:
-        if not prompt:
+        if not prompt and mode is not LaunchMode.INTERACTIVE:
             raise InvalidRequest("request body requires string field `prompt`")
         found = spec.resolve()
         if found is None:
@@ -95,6 +122,7 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
     conversation = _conversation(request, harness_id, mode)
     _policies(request, harness_id, mode)
     return LaunchPlan(
+        one_shot=one_shot,
         conversation=conversation,
         permission_mode=request.permission_mode,
         sandbox=request.sandbox,
@@ -121,7 +149,22 @@ _CONVERSATIONS = {
 
 
 def _conversation(request: LaunchRequest, harness: str, mode: LaunchMode) -> tuple[str, str] | None:
+    """``conversation {mode, id}`` (and Coven's ``conversationId``, which names the
+    conversation a launch starts) checked against what the harness can do."""
+    if request.familiar_id is not None:
+        raise UnknownFamiliar(
+            f"familiarId `{request.familiar_id}` is unknown: coven-trio has no familiars",
+            details={"fields": ["familiarId"]},
+        )
     conversation = request.conversation
+    named = (request.conversation_id or "").strip() or None
+    if conversation is None and named is not None:
+        conversation = Conversation("init", named)
+    elif conversation is not None and named is not None and named != conversation.id.strip():
+        raise InvalidRequest(
+            "conversationId and conversation.id name different conversations",
+            details={"fields": ["conversationId", "conversation.id"]},
+        )
     if conversation is None:
         return None
     if conversation.mode not in ("init", "resume"):
@@ -142,6 +185,14 @@ def _conversation(request: LaunchRequest, harness: str, mode: LaunchMode) -> tup
         )
     if harness == HarnessId.CODEX and conversation.mode == "init":
         return None  # codex mints its own thread id (as Coven ignores init for it)
+    if harness == HarnessId.CLAUDE and conversation.mode == "init":
+        try:
+            uuid.UUID(conversation_id)
+        except ValueError:  # claude refuses a --session-id that is not one
+            raise InvalidRequest(
+                "claude starts a conversation only with a UUID as its id",
+                details={"conversation": {"id": conversation_id}},
+            ) from None
     return conversation.mode, conversation_id
 
 

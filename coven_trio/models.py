@@ -188,6 +188,10 @@ class LaunchRequest:
     #: argv for the ``command`` harness.
     command: list[str] | None = attrs.field(default=None, validator=_no_nul)
     conversation: Conversation | None = None
+    #: Coven's ``conversationId``: the conversation to start (``conversation`` init).
+    conversation_id: str | None = attrs.field(default=None, validator=_no_nul)
+    #: Coven's familiar (an agent identity of its own); coven-trio has none to resolve.
+    familiar_id: str | None = None
     #: claude: ``ask`` (tool permission questions come to the client), ``default``,
     #: ``acceptEdits``, ``plan``, ``bypassPermissions``.
     permission_mode: str | None = None

@@ -11,7 +11,14 @@ import httpx
 import trio
 
 
+#: The modes these tests mean when they name none: sessions that take follow-ups. (A
+#: Coven launch without a mode is a one-shot run: tests/test_coven_clients.py.)
+TURN_MODES = {"claude": "stream", "codex": "nonInteractive"}
+
+
 async def launch(client: httpx.AsyncClient, root: Path, **body: Any) -> dict[str, Any]:
+    if body.get("harness") in TURN_MODES and body.get("prompt"):
+        body.setdefault("launchMode", TURN_MODES[body["harness"]])
     payload = {"projectRoot": str(root), **body}
     response = await client.post("/api/v1/sessions", json=payload)
     assert response.status_code == 201, response.text

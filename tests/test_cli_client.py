@@ -40,7 +40,16 @@ async def test_cli_client_commands(daemon: Daemon, tmp_short: Path) -> None:
     health = await cli_json(home, "health")
     assert health["apiVersion"] == "coven.daemon.v1"
     record = await cli_json(
-        home, "launch", "--harness", "claude", "--project-root", str(tmp_short), "hi", "there"
+        home,
+        "launch",
+        "--harness",
+        "claude",
+        "--mode",
+        "stream",
+        "--project-root",
+        str(tmp_short),
+        "hi",
+        "there",
     )
     sid = record["id"]
     assert record["status"] == "running" and record["title"] == "hi there"

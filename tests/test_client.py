@@ -21,7 +21,9 @@ pytestmark = pytest.mark.usefixtures("fakes_on_path")
 async def test_embedding_launch_and_journal_cursor(home: Path, tmp_short: Path) -> None:
     async with coven_trio.open_daemon(home=home, stdin_grace=0.5, term_grace=0.5) as daemon:
         record = await daemon.launch(
-            LaunchRequest(project_root=tmp_short, harness="claude", prompt="embedded")
+            LaunchRequest(
+                project_root=tmp_short, harness="claude", prompt="embedded", launch_mode="stream"
+            )
         )
         types = []
         async for entry in daemon.journal(record.id).entries():
@@ -54,7 +56,9 @@ async def test_client_methods_and_errors(daemon: Daemon, tmp_short: Path) -> Non
     assert (await client.api_version())["apiVersion"] == "v1"
     assert (await client.capabilities())["capabilities"]
     assert (await client.action("coven.capabilities.refresh"))["status"] == "completed"
-    record = await client.launch(project_root=tmp_short, harness="codex", prompt="hi")
+    record = await client.launch(
+        project_root=tmp_short, harness="codex", prompt="hi", launch_mode="nonInteractive"
+    )
     sid = record["id"]
     assert (await client.session(sid))["harness"] == "codex"
     assert [s["id"] for s in await client.sessions()] == [sid]
@@ -151,7 +155,11 @@ async def test_tail_resumes_after_a_cut_without_gaps_or_duplicates(
     monkeypatch.setenv("FAKE_DELAY", "0.01")
     direct = Client(daemon.socket_path)
     prompt = "x" * 200  # about 50 deltas, 10 ms apart
-    sid = (await direct.launch(project_root=tmp_short, harness="claude", prompt=prompt))["id"]
+    sid = (
+        await direct.launch(
+            project_root=tmp_short, harness="claude", prompt=prompt, launch_mode="stream"
+        )
+    )["id"]
     proxy = _CuttingProxy(daemon.socket_path, tmp_short / "proxy.sock")
     seen: list[dict[str, Any]] = []
     async with trio.open_nursery() as nursery:

@@ -22,7 +22,7 @@ def daemon_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 async def test_echo_agent_manifest_session(client: httpx.AsyncClient, tmp_short: Path) -> None:
     health = (await client.get("/api/v1/health")).json()
     assert "echo" in health["capabilities"]["harnesses"]
-    record = await launch(client, tmp_short, harness="echo", prompt="hello")
+    record = await launch(client, tmp_short, harness="echo", prompt="hello", launchMode="stream")
     assert record["launch_mode"] == "stream"
     sid = record["id"]
     seen = await wait_for_kind(client, sid, "session.waiting")

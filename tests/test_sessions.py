@@ -130,15 +130,40 @@ async def test_input_to_claude_stream_starts_a_new_turn(
     assert record["conversation_id"] is not None
 
 
-async def test_input_mid_turn_is_409_turn_active(
+@pytest.mark.parametrize("harness", ["claude", "codex"])
+async def test_input_mid_turn_is_accepted_and_becomes_the_next_turn(
+    client: httpx.AsyncClient, project: Path, monkeypatch: pytest.MonkeyPatch, harness: str
+) -> None:
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "slow")
+    sid = (await launch(client, project, harness=harness, prompt="a long answer"))["id"]
+    await wait_for_kind(client, sid, "turn.started")
+    for text in ("more", "and more"):  # as Coven does: 202, queued behind the turn
+        response = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": text})
+        assert response.status_code == 202, response.text
+    seen = await wait_for_kind(client, sid, "session.waiting", count=3, timeout=30)
+    said = [payload(r)["content"] for r in seen if r["kind"] == "message.appended"]
+    assert said == ["Echo: a long answer", "Echo: more", "Echo: and more"]
+    started = [payload(r)["sequence"] for r in seen if r["kind"] == "turn.started"]
+    assert started == [0, 1, 2]
+    # each queued input is journaled where its turn begins
+    order = kinds(seen)
+    assert order.count("input") == 2
+    assert order[order.index("input") + 1] == "turn.started"
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_a_full_input_queue_is_409_turn_active(
     client: httpx.AsyncClient, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_HARNESS_MODE", "slow")
-    sid = (await launch(client, project, harness="claude", prompt="a long answer"))["id"]
-    await wait_for_kind(client, sid, "agent.content.delta")
-    response = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "more"})
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "turn_active"
+    monkeypatch.setenv("FAKE_DELAY", "0.5")
+    sid = (await launch(client, project, harness="codex", prompt="a long answer"))["id"]
+    await wait_for_kind(client, sid, "turn.started")
+    codes = [
+        (await client.post(f"/api/v1/sessions/{sid}/input", json={"data": f"q{n}"})).status_code
+        for n in range(17)
+    ]
+    assert codes == [202] * 16 + [409]
     await client.post(f"/api/v1/sessions/{sid}/kill")
 
 
@@ -322,7 +347,8 @@ async def test_launch_validation_errors(client: httpx.AsyncClient, project: Path
         {"projectRoot": str(project), "harness": "codex", "prompt": "x", "launchMode": "stream"}
     )
     assert "does not support stream" in codex_stream.json()["error"]["message"]
-    no_prompt = await post({"projectRoot": str(project), "harness": "claude", "prompt": "  "})
+    blank = {"projectRoot": str(project), "harness": "claude", "prompt": "  "}
+    no_prompt = await post({**blank, "launchMode": "stream"})
     assert no_prompt.json()["error"]["code"] == "invalid_request"
     wrong_type = await post({"projectRoot": str(project), "harness": 5, "prompt": "x"})
     assert wrong_type.status_code == 400

@@ -6,6 +6,7 @@ Views depend on this, never on the daemon itself, so the import arrows run one w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -42,3 +43,5 @@ class ApiContext:
     store: Store = attrs.field(factory=Store)
     #: Why the configured store could not be opened (the daemon serves from memory).
     store_error: str | None = None
+    #: Asks the daemon for a graceful shutdown (the lifecycle route).
+    shutdown: Callable[[], None] = lambda: None

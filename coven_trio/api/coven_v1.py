@@ -22,6 +22,7 @@ from ..sessions import Session
 from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
 from ._tail import event_records, tail
+from .coven_extras import CovenExtras
 
 API_VERSION = "coven.daemon.v1"
 PREFIX = "/api/v1"
@@ -358,18 +359,30 @@ def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
 
 
 def install(router: Router, ctx: ApiContext) -> CovenV1:
-    api = CovenV1(ctx)
-    router.add("GET", "/health", api.health)
-    router.add("GET", f"{PREFIX}/health", api.health)
-    router.add("GET", f"{PREFIX}/api-version", api.api_version)
-    router.add("GET", f"{PREFIX}/capabilities", api.capabilities)
-    router.add("POST", f"{PREFIX}/actions", api.actions)
-    router.add("GET", f"{PREFIX}/sessions", api.list_sessions)
-    router.add("POST", f"{PREFIX}/sessions", api.launch)
-    router.add("GET", f"{PREFIX}/sessions/{{id}}", api.get_session)
-    router.add("POST", f"{PREFIX}/sessions/{{id}}/input", api.send_input)
-    router.add("POST", f"{PREFIX}/sessions/{{id}}/kill", api.kill)
-    router.add("POST", f"{PREFIX}/sessions/{{id}}/resize", api.resize)
-    router.add("GET", f"{PREFIX}/sessions/{{id}}/events", api.events)
-    router.add("GET", f"{PREFIX}/events", api.events)
+    """Every route under ``/api/v1`` and, as Coven serves them, unprefixed too."""
+    api, more = CovenV1(ctx), CovenExtras(ctx)
+    routes = [
+        ("GET", "/health", api.health),
+        ("GET", "/api-version", api.api_version),
+        ("GET", "/capabilities", api.capabilities),
+        ("GET", "/capabilities/harnesses", more.capabilities_harnesses),
+        ("GET", "/capabilities/{id}", more.capability),
+        ("POST", "/actions", api.actions),
+        ("GET", "/sessions", api.list_sessions),
+        ("POST", "/sessions", api.launch),
+        ("POST", "/sessions/external", more.register_external),
+        ("GET", "/sessions/{id}", api.get_session),
+        ("POST", "/sessions/{id}/input", api.send_input),
+        ("POST", "/sessions/{id}/kill", api.kill),
+        ("POST", "/sessions/{id}/complete", more.complete),
+        ("POST", "/sessions/{id}/resize", api.resize),
+        ("GET", "/sessions/{id}/events", api.events),
+        ("GET", "/sessions/{id}/log", more.log),
+        ("GET", "/events", api.events),
+    ]
+    for method, path, handler in routes:
+        router.add(method, f"{PREFIX}{path}", handler)
+    router.add("POST", f"{PREFIX}/internal/lifecycle/shutdown", more.shutdown)
+    for method, path, handler in routes:
+        router.add(method, path, handler)
     return api

@@ -200,6 +200,12 @@ class EveV1:
                 f"Session {session_id} not found", details={"sessionId": session_id}
             ) from None
 
+    def _default_mode(self, harness: str) -> str | None:
+        """eve's sessions take follow-ups: the harness's own default mode (claude
+        ``stream``, codex ``nonInteractive``), not Coven's one-shot run."""
+        spec = self.ctx.harnesses.get(harness)
+        return None if spec is None else str(spec.default_mode)
+
     async def health(self, request: Request) -> Response:
         return Response.json({"ok": True, "status": "ready", "workflowId": "wf_compat"})
 
@@ -222,7 +228,7 @@ class EveV1:
             project_root=profile.project_root or default_project_root(),
             harness=profile.harness,
             prompt=turn.harness_text,
-            launch_mode=profile.launch_mode,
+            launch_mode=profile.launch_mode or self._default_mode(profile.harness),
             model=profile.model,
             title=body.message[:200],
             permission_mode=profile.permission_mode or _asks(profile),
@@ -230,7 +236,11 @@ class EveV1:
             approval=profile.approval,
         )
         session = await self.ctx.sessions.launch(
-            launch, agent=profile.name, first_turn=turn, system_prompt=profile.system_prompt
+            launch,
+            agent=profile.name,
+            first_turn=turn,
+            system_prompt=profile.system_prompt,
+            render=False,
         )
         return Response.json(
             {"ok": True, "sessionId": session.id, "continuationToken": session.continuation_token},

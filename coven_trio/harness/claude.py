@@ -104,7 +104,7 @@ class ClaudeDriver(Driver):
         if self.mode is LaunchMode.NON_INTERACTIVE:
             flags = [*self._conversation(self.resume), *self._schema()]
             return [*self._head(), *flags, *PRINT_ARGS, "--", prompt]
-        return [*self._head(), "--", prompt]
+        return [*self._head(), *(["--", prompt] if prompt else [])]  # a bare TUI
 
     def next_argv(self, prompt: str) -> list[str]:
         flags = [*self._conversation(True), *self._schema()]

@@ -93,7 +93,7 @@ class CodexDriver(Driver):
 
     def first_argv(self, prompt: str) -> list[str]:
         if self.mode is LaunchMode.INTERACTIVE:
-            return [*self._head(), "--no-daemon", "--", prompt]
+            return [*self._head(), "--no-daemon", *(["--", prompt] if prompt else [])]
         return self._exec(self.resume)
 
     def next_argv(self, prompt: str) -> list[str]:

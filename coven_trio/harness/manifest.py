@@ -157,4 +157,4 @@ class ManifestDriver(Driver):
             prefix = self.manifest.interactive_args
         else:
             prefix = self.manifest.non_interactive_args
-        return [*self._head(), *prefix, "--", prompt]
+        return [*self._head(), *prefix, *(["--", prompt] if prompt else [])]

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import trio
 
-from ..errors import CovenError
+from ..errors import CovenError, TurnActive
 from ._interaction import Answer, TurnInput
 
 
@@ -32,11 +32,17 @@ class Delivery:
             self.done.set()
 
 
+#: Inputs a session takes mid-turn (each becomes a turn of its own, in order).
+MAX_QUEUED = 16
+
+
 class Courier:
-    """One session's deliveries: the one in progress, and the run loop's mailbox."""
+    """One session's deliveries: the one in progress, the run loop's mailbox, and the
+    inputs queued for the turns after the running one."""
 
     def __init__(self, not_live: Callable[[], CovenError]) -> None:
         self._not_live = not_live
+        self.queued: list[Delivery] = []
         self.busy = False
         self._scope: trio.CancelScope | None = None
         self._pending: Delivery | None = None
@@ -70,9 +76,19 @@ class Courier:
         if delivery.error is not None:
             raise delivery.error
 
+    def check_queue(self, session_id: str) -> None:
+        """Room for one more queued input (409 ``turn_active`` when full or mid-write)."""
+        if len(self.queued) >= MAX_QUEUED or self.busy:
+            raise TurnActive(
+                f"A turn is running and {len(self.queued)} inputs wait for it.",
+                details={"sessionId": session_id},
+            )
+
     async def next(self, waiting: Callable[[], bool]) -> Delivery | None:
-        """The run loop's side: the next follow-up, or None once ``waiting()`` turns
-        false (the session moved on: killed, stopped)."""
+        """The run loop's side: the next queued input or follow-up, or None once
+        ``waiting()`` turns false (the session moved on: killed, stopped)."""
+        if self.queued and waiting():
+            return self.queued.pop(0)
         while self._pending is None and waiting():
             self._wake = trio.Event()
             await self._wake.wait()

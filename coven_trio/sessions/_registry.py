@@ -19,13 +19,20 @@ import trio
 
 from .._clock import new_session_id
 from ..config import MAX_TITLE_CHARS, Config
-from ..errors import CapacityExhausted, SessionNotFound, SessionNotLive
+from ..errors import (
+    CapacityExhausted,
+    NotExternalSession,
+    SessionIdConflict,
+    SessionNotFound,
+    SessionNotLive,
+)
 from ..harness import HarnessCatalog, Options, make_driver
 from ..harness._tree import identity
 from ..journal import LIFECYCLE_TYPES, Journal, MemoryBudget
 from ..launch import LaunchPlan, plan_launch
 from ..models import LaunchRequest
 from ..store import Store
+from ._external import Externals, completed, external_record
 from ._history import Historical, HistoryCache, merge_pages
 from ._interaction import TurnInput
 from ._session import Session
@@ -44,6 +51,7 @@ class SessionRegistry:
         self.harnesses = harnesses
         self.store = store or Store()
         self._history = HistoryCache(self.store)
+        self.externals = Externals()
         self._sessions: dict[str, Session] = {}
         #: Ids of ended sessions, oldest end first (what retention forgets first).
         self._ended: dict[str, None] = {}
@@ -70,6 +78,9 @@ class SessionRegistry:
         session = self._sessions.get(session_id)
         if session is not None:
             return session
+        external = self.externals.records.get(session_id)
+        if external is not None:
+            return Historical(session_id, external, Journal.from_lines(session_id, []))
         stored = await self.store.get(session_id)
         if stored is None:
             raise _not_found(session_id)
@@ -78,6 +89,8 @@ class SessionRegistry:
     async def journal(self, session: Session | Historical) -> Journal:
         """The journal of a session found by :meth:`find`."""
         if isinstance(session, Session):
+            return session.journal
+        if session.journal is not None:
             return session.journal
         journal = await self._history.journal(session.id)
         if journal is None:  # pruned between the two reads
@@ -88,9 +101,44 @@ class SessionRegistry:
         """Records newest first, after the keyset ``before``: memory's and the store's."""
         memory = [
             s.describe() for s in self.ordered() if before is None or (s.created_at, s.id) < before
+        ] + [
+            r
+            for r in self.externals.records.values()
+            if before is None or (r["created_at"], r["id"]) < before
         ]
         stored = await self.store.page(before, limit)
         return merge_pages(memory, stored, limit)
+
+    async def register_external(self, payload: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """``POST /sessions/external``: the record, and whether it is new (the same id
+        again returns the first registration; a daemon-managed id is a 409)."""
+        record = external_record(payload)
+        try:
+            existing = (await self.find(record["id"])).describe()
+        except SessionNotFound:
+            self.externals.keep(record)
+            self.store.save_session(record["id"], record, False)
+            return record, True
+        if not existing.get("external"):
+            raise SessionIdConflict(
+                "A daemon-managed session with this id already exists.",
+                details={"sessionId": record["id"]},
+            )
+        return existing, False
+
+    async def complete_external(self, session_id: str, exit_code: int | None) -> dict[str, Any]:
+        """``POST /sessions/:id/complete``: an external session's end, as reported."""
+        record = (await self.find(session_id)).describe()
+        if not record.get("external"):
+            raise NotExternalSession(
+                "POST /sessions/<id>/complete is only valid for externally-registered "
+                "sessions. Use POST /sessions/<id>/kill for daemon-managed sessions.",
+                details={"sessionId": session_id},
+            )
+        record = completed(record, exit_code)
+        self.externals.keep(record)
+        self.store.save_session(session_id, record, True)
+        return record
 
     async def latest_on(self, conversation_id: str) -> str | None:
         """The newest session on a harness conversation (memory first, then the store)."""
@@ -113,11 +161,13 @@ class SessionRegistry:
         agent: str | None = None,
         first_turn: TurnInput | None = None,
         system_prompt: str | None = None,
+        render: bool = True,
     ) -> Session:
         """Validate, start the harness, register the session. Any failure leaves nothing.
 
         ``first_turn`` (eve) separates what is journaled from what the harness gets;
-        by default both are the request's prompt.
+        by default both are the request's prompt. ``render``: journal structured output
+        as terminal text too (for Coven's clients; eve's read the structured entries).
         """
         plan = plan_launch(request, self.harnesses)  # a bad request is a 400, full or not
         if self.closing:
@@ -128,6 +178,7 @@ class SessionRegistry:
                 headers=[("retry-after", "1")],
             )
         session = self._prepare(request, plan, agent, first_turn, system_prompt)
+        session.renders = render and session.driver.structured
         if plan.conversation is not None and plan.conversation[0] == "resume":
             session.resumed_from = await self.latest_on(plan.conversation[1])
         assert self._nursery is not None
@@ -240,6 +291,7 @@ class SessionRegistry:
             ),
             first_turn=turn,
             agent=agent,
+            follow_ups=not plan.one_shot,
             on_end=self._on_end,
             on_change=self._on_change,
             on_processes=self._on_processes,

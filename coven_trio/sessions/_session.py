@@ -27,6 +27,8 @@ from ..models import SessionRecord, unstructure
 from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
 from ._delivery import Courier, Delivery
 from ._interaction import Answer, Interaction, TurnInput
+from ._record import session_record
+from ._render import terminal_text
 from ._state import (
     Aborted,
     Event,
@@ -69,6 +71,11 @@ class Session:
     agent: str | None = None
     #: The session whose harness conversation this one continues.
     resumed_from: str | None = None
+    #: A per-turn session takes follow-ups; a one-shot one ends with its first process.
+    follow_ups: bool = True
+    #: Structured output is also journaled as terminal text (``output``) for clients that
+    #: show nothing else (Coven's); eve's clients read the structured entries.
+    renders: bool = False
     created_at: str = attrs.field(factory=utc_now)
     exit_code: int | None = None
     #: Set once the session has ended and its processes are reaped.
@@ -127,30 +134,7 @@ class Session:
             self.on_processes(self, processes)
 
     def record(self) -> SessionRecord:
-        return SessionRecord(
-            id=self.id,
-            project_root=self.project_root,
-            harness=self.harness,
-            title=self.title,
-            status=self.status.value,
-            exit_code=self.exit_code,
-            archived_at=None,
-            created_at=self.created_at,
-            updated_at=self.journal.last_at or self.created_at,
-            conversation_id=self.driver.conversation_id,
-            familiar_id=None,
-            execution_binding=None,
-            labels=[],
-            visibility="private",
-            external=False,
-            transcript_path=None,
-            cwd=self.cwd,
-            launch_mode=self.launch_mode.value,
-            pid=self.pid,
-            turns=self.turns,
-            event_count=len(self.journal),
-            resumed_from=self.resumed_from,
-        )
+        return session_record(self)
 
     # --- the journal's one writer --------------------------------------------------------
 
@@ -181,6 +165,8 @@ class Session:
             if self.state.phase is Phase.PARKED and len(self._held) < MAX_HELD:
                 self._held.append((type_, data))
                 continue
+            if self.renders and (text := terminal_text(type_, data)):
+                self.handle(Recorded(EntryType.OUTPUT, {"data": text}))
             if type_ in _TURN_ENDS:
                 if self.state.turn is TurnState.ACTIVE:
                     extra, failed, end = await self.interaction.outcome(
@@ -189,6 +175,9 @@ class Session:
                     for extra_type, extra_data in extra:
                         self.handle(Recorded(extra_type, extra_data))
                     self.handle(TurnEnded(failed, end, self.continuation_token, self._takes_turns))
+                    if self.courier.queued and self.state.phase is Phase.IDLE:
+                        queued = self.courier.queued.pop(0)  # on stdin already
+                        self._begin(queued.turn, queued.input_body, [])
             elif type_ is EntryType.INPUT_REQUESTED:
                 self.interaction.observe(type_, data or {})
                 self.handle(InputRequested(data or {}, self.continuation_token, self._takes_turns))
@@ -276,7 +265,9 @@ class Session:
             return
         self._release_held()
         self.exit_code = returncode if returncode >= 0 else None
-        resumable = self.driver.per_turn and self.driver.conversation_id is not None
+        resumable = (
+            self.follow_ups and self.driver.per_turn and self.driver.conversation_id is not None
+        )
         self.handle(ProcessExited(returncode, resumable, self.continuation_token))
 
     async def _run_turn(self, delivery: Delivery) -> None:
@@ -284,7 +275,7 @@ class Session:
 
         def started() -> None:
             try:
-                self._begin(delivery.turn, delivery.answers, delivery.input_body)
+                self._begin(delivery.turn, delivery.input_body, delivery.answers)
             except CovenError as exc:  # killed or stopped while the process started
                 delivery.finish(exc)
             else:
@@ -314,13 +305,26 @@ class Session:
     async def _send_input(self, data: str, body: dict[str, Any]) -> None:
         self._require_live()
         if self.driver.has_turns:
-            await self._start_turn(TurnInput.plain(data), body)
+            if self.state.between_turns:
+                await self._start_turn(TurnInput.plain(data), body)
+            else:
+                await self._queue(TurnInput.plain(data), body)
             return
         if self.supervisor.pid is None:  # the process is exiting
             raise self._not_live()
         with self.courier.writing(), self.supervisor.output_held():
             await self.supervisor.write(data.encode())
             self.handle(Recorded(EntryType.INPUT, body))
+
+    async def _queue(self, turn: TurnInput, body: dict[str, Any]) -> None:
+        """Input mid-turn is accepted, as Coven does: it starts the next turn (a stream
+        harness gets it on stdin now, and answers it after the running turn)."""
+        self.courier.check_queue(self.id)
+        line = None if self.driver.per_turn else self.driver.turn_input(turn.harness_text)
+        if line is not None:
+            with self.courier.writing():
+                await self.supervisor.write(line)
+        self.courier.queued.append(Delivery(turn, [], body))
 
     async def start_turn(
         self, turn: TurnInput, *, input_body: dict[str, Any] | None = None
@@ -349,12 +353,12 @@ class Session:
         with self.courier.writing(), self.supervisor.output_held():
             for line in lines:
                 await self.supervisor.write(line)
-            self._begin(turn, answers, input_body)
+            self._begin(turn, input_body, answers)
             held, self._held = self._held, []
             await self._on_output(held)  # the new turn's first entries (or a new question)
 
     def _begin(
-        self, turn: TurnInput, answers: list[Answer], input_body: dict[str, Any] | None
+        self, turn: TurnInput, input_body: dict[str, Any] | None, answers: list[Answer]
     ) -> None:
         """The harness has the turn: journal it (input, settled answers, the turn) and
         spend the continuation token."""

@@ -61,7 +61,12 @@ def test_sigterm_with_50_live_sessions_leaves_no_process(tmp_path: Path) -> None
     try:
         for i in range(50):
             if i % 10 == 0:
-                body = {"projectRoot": str(project), "harness": "claude", "prompt": f"s{i}"}
+                body = {
+                    "projectRoot": str(project),
+                    "harness": "claude",
+                    "prompt": f"s{i}",
+                    "launchMode": "stream",
+                }
             else:  # a shell with a child of its own that ignores stdin
                 body = {
                     "projectRoot": str(project),

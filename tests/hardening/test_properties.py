@@ -140,11 +140,7 @@ def _target(daemon: DaemonProcess, scratch: Path) -> str:
     sid = _TARGET.get("sid")
     if sid is not None:
         status, record = request_json(daemon.socket_path, "GET", f"/api/v1/sessions/{sid}")
-        if (
-            status == 200
-            and isinstance(record, dict)
-            and record["status"] in ("running", "idle")
-        ):
+        if status == 200 and isinstance(record, dict) and record["status"] in ("running", "idle"):
             return sid
     (scratch / "replay.bin").write_bytes(b"")
     _TARGET["sid"] = sid = _launch(daemon, scratch)
