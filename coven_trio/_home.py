@@ -1,6 +1,6 @@
 """The daemon's home folder: checks, the single-instance lock, the socket, daemon.json.
 
-Startup order (spec §3): private home → exclusive ``flock`` on ``daemon.lock`` → probe
+Startup order (spec §3): private home → exclusive ``flock`` on ``daemon-serve.lock`` → probe
 any existing socket (live daemon: refuse; dead: unlink) → bind under a 0177 umask so the
 socket is 0600 from its first moment → ``daemon.json``. On exit the socket is unlinked
 only if the inode there is still the one we bound.
@@ -28,7 +28,9 @@ from .client import Client, ClientError, DaemonUnreachable
 from .config import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
 from .errors import DaemonAlreadyRunning, StartupError
 
-LOCK_NAME = "daemon.lock"
+#: The serve lock has the name the Rust daemon gives its own (its CLI takes
+#: ``daemon.lock`` for lifecycle commands, and would wait on ours forever).
+LOCK_NAME = "daemon-serve.lock"
 DAEMON_JSON = "daemon.json"
 #: How long a probe of an existing socket may take before we call it dead.
 PROBE_TIMEOUT = 2.0
@@ -102,7 +104,7 @@ def read_daemon_json(home: Path) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def hold_lock(home: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<home>/daemon.lock`` for the block's duration."""
+    """Hold an exclusive ``flock`` on ``<home>/daemon-serve.lock`` for the block's duration."""
     try:
         fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except OSError as exc:

@@ -171,7 +171,7 @@ def test_a_home_others_may_write_is_refused_not_chmodded(tmp_short: Path, mode: 
     assert result.returncode == 1
     assert "writable by" in result.stderr and f"chmod 700 {home}" in result.stderr
     assert stat.S_IMODE(os.stat(home).st_mode) == mode  # left as it was, for its owner
-    assert not (home / "daemon.lock").exists()
+    assert not (home / "daemon-serve.lock").exists()
 
 
 async def test_a_home_only_others_may_read_is_tightened(tmp_short: Path) -> None:
@@ -189,10 +189,10 @@ def test_a_symlinked_lock_is_not_followed(tmp_short: Path) -> None:
     home.mkdir(mode=0o700)
     outside = tmp_short / "precious"
     outside.write_text("do not touch")
-    (home / "daemon.lock").symlink_to(outside)
+    (home / "daemon-serve.lock").symlink_to(outside)
     result = _serve(home)
     assert result.returncode == 1
-    assert "daemon.lock: it is a symlink" in result.stderr
+    assert "daemon-serve.lock: it is a symlink" in result.stderr
     assert outside.read_text() == "do not touch"
 
 
