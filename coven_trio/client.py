@@ -226,6 +226,7 @@ class Client:
         model: str | None = None,
         title: str | None = None,
         command: Sequence[str] | None = None,
+        follow_ups: bool = False,
     ) -> JSON:
         # The daemon resolves paths in its own working folder: send ours, absolute.
         root = os.path.abspath(project_root)  # noqa: ASYNC240 - getcwd, no I/O wait
@@ -238,6 +239,7 @@ class Client:
             "model": model,
             "title": title,
             "command": list(command) if command is not None else None,
+            "followUps": True if follow_ups else None,
         }
         result: JSON = await self.request(
             "POST", "/api/v1/sessions", {k: v for k, v in body.items() if v is not None}

@@ -46,20 +46,18 @@ class LaunchPlan:
     permission_mode: str | None = None
     sandbox: str | None = None
     approval: str | None = None
-    #: The session ends when its first turn's process exits (a Coven launch that named
-    #: no mode: it runs its prompt to completion).
+    #: The session ends when its first turn's process exits (Coven's nonInteractive).
     one_shot: bool = False
 
 
-def _mode(request: LaunchRequest, spec: HarnessSpec) -> tuple[LaunchMode, bool]:
-    """The launch mode, and whether the session is one-shot. A Coven client that names
-    no mode gets what its clients can finish: the prompt run to completion
-    (``nonInteractive``, ended at exit), or without a prompt an interactive terminal.
-    (Coven's own default is a PTY for both, which leaves a prompt's turn hanging with
-    the real CLIs: ``docs/coven-compat.md``.) ``command`` keeps its own default."""
+def _mode(request: LaunchRequest, spec: HarnessSpec) -> LaunchMode:
+    """The launch mode. A Coven client that names none gets what its clients can finish:
+    the prompt run to completion (``nonInteractive``), or without a prompt an interactive
+    terminal. (Coven's own default is a PTY for both, which leaves a prompt's turn
+    hanging with the real CLIs: ``docs/coven-compat.md``.) ``command`` keeps its own."""
     if request.launch_mode:
         try:
-            return LaunchMode(request.launch_mode), False
+            return LaunchMode(request.launch_mode)
         except ValueError:
             raise InvalidRequest(
                 "launchMode must be `interactive`, `nonInteractive`, or `stream`, "
@@ -67,12 +65,12 @@ def _mode(request: LaunchRequest, spec: HarnessSpec) -> tuple[LaunchMode, bool]:
                 details={"launchMode": request.launch_mode},
             ) from None
     if spec.id == HarnessId.COMMAND:
-        return spec.default_mode, False
+        return spec.default_mode
     if not (request.prompt or "").strip():
-        return LaunchMode.INTERACTIVE, False
+        return LaunchMode.INTERACTIVE
     if LaunchMode.NON_INTERACTIVE in spec.modes:
-        return LaunchMode.NON_INTERACTIVE, True
-    return spec.default_mode, False
+        return LaunchMode.NON_INTERACTIVE
+    return spec.default_mode
 
 
 def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan:
@@ -88,7 +86,10 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
             f"unsupported harness `{harness_id}`. Configured harnesses: " + ", ".join(configured),
             details={"harness": harness_id, "configured": configured},
         )
-    mode, one_shot = _mode(request, spec)
+    mode = _mode(request, spec)
+    # As in Coven, a nonInteractive session is one run; ``followUps`` (ours, and eve's
+    # sessions) keeps it idle between turns, each follow-up a resumed process.
+    one_shot = mode is LaunchMode.NON_INTERACTIVE and not request.follow_ups
     if mode not in spec.modes:
         raise InvalidRequest(
             f"harness `{harness_id}` does not support {mode}-mode launches; "
@@ -153,8 +154,8 @@ def _conversation(request: LaunchRequest, harness: str, mode: LaunchMode) -> tup
     conversation a launch starts) checked against what the harness can do."""
     if request.familiar_id is not None:
         raise UnknownFamiliar(
-            f"familiarId `{request.familiar_id}` is unknown: coven-trio has no familiars",
-            details={"fields": ["familiarId"]},
+            f"unknown familiar `{request.familiar_id}`; coven-trio has no familiars",
+            details={"familiarId": request.familiar_id},
         )
     conversation = request.conversation
     named = (request.conversation_id or "").strip() or None

@@ -136,6 +136,21 @@ class Capabilities:
     structured_errors: bool = True
     eve: bool = True
     websocket: bool = True
+    # Coven's other surfaces, which coven-trio does not serve: said plainly, so a client
+    # that negotiates on them knows (docs/coven-compat.md).
+    travel: bool = False
+    scheduler: bool = False
+    hub: bool = False
+    executor_dispatch: bool = False
+    session_handoff: bool = False
+    session_launch_policy: bool = False
+    afs: bool = False
+    afs_mount: bool = False
+    afs_commit: bool = False
+    afs_commit_dry_run: bool = False
+    execution_binding_contracts: list[str] = attrs.field(factory=list)
+    request_adoption_contracts: list[str] = attrs.field(factory=list)
+    session_policy_contracts: list[str] = attrs.field(factory=list)
 
 
 @camel
@@ -192,6 +207,9 @@ class LaunchRequest:
     conversation_id: str | None = attrs.field(default=None, validator=_no_nul)
     #: Coven's familiar (an agent identity of its own); coven-trio has none to resolve.
     familiar_id: str | None = None
+    #: Ours: a ``nonInteractive`` session stays idle after its turn and ``POST …/input``
+    #: continues the conversation in a new process (Coven's ends with its process).
+    follow_ups: bool = False
     #: claude: ``ask`` (tool permission questions come to the client), ``default``,
     #: ``acceptEdits``, ``plan``, ``bypassPermissions``.
     permission_mode: str | None = None

@@ -10,15 +10,22 @@ from typing import Any
 import httpx
 import trio
 
-
-#: The modes these tests mean when they name none: sessions that take follow-ups. (A
+#: What these tests mean when they name no mode: sessions that take follow-ups. (A
 #: Coven launch without a mode is a one-shot run: tests/test_coven_clients.py.)
 TURN_MODES = {"claude": "stream", "codex": "nonInteractive"}
 
 
+def with_turns(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the mode these tests mean when it names none."""
+    if body.get("harness") in TURN_MODES and body.get("prompt") and "launchMode" not in body:
+        body = {**body, "launchMode": TURN_MODES[body["harness"]]}
+    if body.get("launchMode") == "nonInteractive":
+        body.setdefault("followUps", True)
+    return body
+
+
 async def launch(client: httpx.AsyncClient, root: Path, **body: Any) -> dict[str, Any]:
-    if body.get("harness") in TURN_MODES and body.get("prompt"):
-        body.setdefault("launchMode", TURN_MODES[body["harness"]])
+    body = with_turns(body)
     payload = {"projectRoot": str(root), **body}
     response = await client.post("/api/v1/sessions", json=payload)
     assert response.status_code == 201, response.text

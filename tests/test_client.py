@@ -57,7 +57,11 @@ async def test_client_methods_and_errors(daemon: Daemon, tmp_short: Path) -> Non
     assert (await client.capabilities())["capabilities"]
     assert (await client.action("coven.capabilities.refresh"))["status"] == "completed"
     record = await client.launch(
-        project_root=tmp_short, harness="codex", prompt="hi", launch_mode="nonInteractive"
+        project_root=tmp_short,
+        harness="codex",
+        prompt="hi",
+        launch_mode="nonInteractive",
+        follow_ups=True,
     )
     sid = record["id"]
     assert (await client.session(sid))["harness"] == "codex"

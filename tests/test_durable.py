@@ -24,7 +24,7 @@ import pytest
 
 from .conftest import FAKES
 from .hardening.daemon_proc import DaemonProcess, exchange, request_json
-from .sessions_util import TURN_MODES
+from .sessions_util import with_turns
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -72,8 +72,7 @@ def marked(sid: str) -> list[int]:
 
 
 def launch(daemon: DaemonProcess, root: Path, **body: Any) -> dict[str, Any]:
-    if body.get("harness") in TURN_MODES and body.get("prompt"):
-        body.setdefault("launchMode", TURN_MODES[body["harness"]])
+    body = with_turns(body)
     record: dict[str, Any] = call(
         daemon, "POST", "/api/v1/sessions", {"projectRoot": str(root), **body}
     )

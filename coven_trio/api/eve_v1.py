@@ -231,6 +231,7 @@ class EveV1:
             launch_mode=profile.launch_mode or self._default_mode(profile.harness),
             model=profile.model,
             title=body.message[:200],
+            follow_ups=True,
             permission_mode=profile.permission_mode or _asks(profile),
             sandbox=profile.sandbox,
             approval=profile.approval,

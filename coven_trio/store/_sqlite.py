@@ -70,6 +70,7 @@ class SqliteStore(Store):
         (self._last_key,) = write.execute("SELECT COALESCE(MAX(num), 0) FROM sessions").fetchone()
         self._reads = trio.CapacityLimiter(1)
         self.last_prune_at: str | None = None
+        self._pruned_clock: float | None = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._file, isolation_level=None, check_same_thread=False)
@@ -218,6 +219,7 @@ class SqliteStore(Store):
     async def prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
         result = await trio.to_thread.run_sync(self._prune, max_age_seconds, max_bytes)
         self.last_prune_at = utc_now()
+        self._pruned_clock = time.monotonic()
         return result
 
     def _prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
@@ -269,10 +271,19 @@ class SqliteStore(Store):
                 "path": str(self._file),
                 "databaseBytes": size(self._file),
                 "walBytes": size(self._file.with_name(self._file.name + "-wal")),
+                "oldestRetainedEventAt": None,  # not tracked (Coven's field, kept null)
                 "lastPruneAt": self.last_prune_at,
+                "pruneAgeSeconds": (
+                    None
+                    if self._pruned_clock is None
+                    else int(time.monotonic() - self._pruned_clock)
+                ),
+                "lastCheckpointAt": None,  # SQLite's own WAL checkpoints, not ours to time
+                "checkpointAgeSeconds": None,
                 "writerBacklogEvents": writer["queuedEvents"],
                 "writerBacklogBytes": writer["queuedBytes"],
                 "freeDiskBytes": free,
+                "maintenanceBlocked": False,
             },
         }
 
