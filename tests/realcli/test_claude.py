@@ -12,6 +12,7 @@ import trio
 
 from coven_trio.daemon import Daemon
 
+from ..test_coven_clients import openclaw_turn
 from .conftest import leftovers, of, start, until
 from .fake_models import FakeAnthropic, Reply, last_user_text
 
@@ -288,3 +289,13 @@ async def test_kill_while_a_permission_is_pending(
     assert of(seen, "session.failed")[0]["code"] == "killed"
     assert not (project / "never.txt").exists()
     assert await leftovers(sid) == []
+
+
+async def test_a_coven_launch_without_a_mode_runs_to_completion(
+    client: httpx.AsyncClient, real: Daemon, project: Path, anthropic: FakeAnthropic
+) -> None:
+    """The OpenClaw runtime's turn with the real CLI: no launchMode, output text, done."""
+    body = {"projectRoot": str(project), "harness": "claude", "prompt": "hello coven"}
+    text, session = await openclaw_turn(client, body)
+    assert (session["status"], session["exit_code"]) == ("completed", 0)
+    assert text == "echo: hello coven\n"

@@ -13,6 +13,7 @@ import trio
 from coven_trio.daemon import Daemon
 
 from ..sessions_util import payload
+from ..test_coven_clients import openclaw_turn
 from .conftest import leftovers, of, start, until
 from .fake_models import FakeOpenAI, Reply, last_user_text
 
@@ -171,3 +172,12 @@ async def test_interactive_tui_renders_and_exits_with_nothing_left(
     assert [r["kind"] for r in seen][-1] == "session.completed"
     assert of(seen, "exit")[0]["exitCode"] == 0
     assert await leftovers(sid) == []  # the TUI's app server ran in-process
+
+
+async def test_a_coven_launch_without_a_mode_runs_to_completion(
+    client: httpx.AsyncClient, real: Daemon, project: Path, openai: FakeOpenAI
+) -> None:
+    body = {"projectRoot": str(project), "harness": "codex", "prompt": "hello coven"}
+    text, session = await openclaw_turn(client, body)
+    assert (session["status"], session["exit_code"]) == ("completed", 0)
+    assert text == "echo: hello coven\n"
