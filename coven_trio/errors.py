@@ -48,12 +48,12 @@ class ErrorCode(StrEnum):
     CONTINUATION_TOKEN_MISMATCH = "continuation_token_mismatch"
     AGENT_NOT_FOUND = "agent_not_found"
     STALE_CONTINUATION_TOKEN = "stale_continuation_token"
-    SESSION_TERMINAL = "session_terminal"
     UNKNOWN_FAMILIAR = "unknown_familiar"
     SESSION_ID_CONFLICT = "session_id_conflict"
     NOT_EXTERNAL_SESSION = "not_external_session"
     HARNESS_NOT_FOUND_ID = "harness_not_found"
     DAEMON_IDENTITY_MISMATCH = "daemon_identity_mismatch"
+    SESSION_NOT_ACTIVE = "session_not_active"
 
 
 class CovenError(Exception):
@@ -275,11 +275,6 @@ class StaleContinuationToken(CovenError):
     code = ErrorCode.STALE_CONTINUATION_TOKEN
 
 
-class SessionTerminal(CovenError):
-    status = 410
-    code = ErrorCode.SESSION_TERMINAL
-
-
 class StartupError(Exception):
     """The daemon cannot start (home, lock, socket); the CLI prints it and exits 1."""
 
@@ -321,3 +316,10 @@ class DaemonIdentityMismatch(CovenError):
 
     status = 409
     code = ErrorCode.DAEMON_IDENTITY_MISMATCH
+
+
+class SessionNotActive(CovenError):
+    """An eve send to a session that is unknown or has ended (eve's own answer)."""
+
+    status = 409
+    code = ErrorCode.SESSION_NOT_ACTIVE

@@ -73,8 +73,11 @@ def _mode(request: LaunchRequest, spec: HarnessSpec) -> LaunchMode:
     return spec.default_mode
 
 
-def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan:
-    """Validate ``request``; raises the client-facing error of the first problem."""
+def plan_launch(
+    request: LaunchRequest, harnesses: HarnessCatalog, *, prewarm: bool = False
+) -> LaunchPlan:
+    """Validate ``request``; raises the client-facing error of the first problem.
+    ``prewarm``: no prompt yet (eve's bodyless create; the first message brings it)."""
     root, cwd = resolve_paths(request.project_root, request.cwd)
     harness_id = (request.harness or "").strip()
     if not harness_id:
@@ -111,7 +114,7 @@ def plan_launch(request: LaunchRequest, harnesses: HarnessCatalog) -> LaunchPlan
             )
         command = [found, *command[1:]]
     else:
-        if not prompt and mode is not LaunchMode.INTERACTIVE:
+        if not prompt and mode is not LaunchMode.INTERACTIVE and not prewarm:
             raise InvalidRequest("request body requires string field `prompt`")
         found = spec.resolve()
         if found is None:

@@ -32,10 +32,19 @@ class EntryType(StrEnum):
     ACTIONS_REQUESTED = "actions.requested"
     ACTION_RESULT = "action.result"
     INPUT_REQUESTED = "input.requested"
+    #: The client's answers reached the harness: ``resolutions [{requestId, outcome}]``.
+    INPUT_RESOLVED = "input.resolved"
     RESULT_COMPLETED = "result.completed"
     AGENT_COMPLETE = "agent.complete"
     TURN_COMPLETED = "turn.completed"
     TURN_FAILED = "turn.failed"
+    #: The client cancelled the turn (eve's cancel); the session goes on.
+    TURN_CANCELLED = "turn.cancelled"
+    #: The next turn starts a fresh harness conversation (eve's clear).
+    CONTEXT_CLEARED = "context.cleared"
+    #: The harness was asked to compact its conversation (eve's compact), and did.
+    COMPACTION_REQUESTED = "compaction.requested"
+    COMPACTION_COMPLETED = "compaction.completed"
     SESSION_WAITING = "session.waiting"
     SESSION_COMPLETED = "session.completed"
     SESSION_FAILED = "session.failed"
@@ -63,10 +72,14 @@ TURN_SCOPED = frozenset(
         EntryType.ACTIONS_REQUESTED,
         EntryType.ACTION_RESULT,
         EntryType.INPUT_REQUESTED,
+        EntryType.INPUT_RESOLVED,
         EntryType.RESULT_COMPLETED,
         EntryType.AGENT_COMPLETE,
         EntryType.TURN_COMPLETED,
         EntryType.TURN_FAILED,
+        EntryType.TURN_CANCELLED,
+        EntryType.COMPACTION_REQUESTED,
+        EntryType.COMPACTION_COMPLETED,
     }
 )
 #: Turn entries that also carry the turn's ``sequence``.
@@ -76,6 +89,7 @@ SEQUENCED = frozenset(
         EntryType.MESSAGE_RECEIVED,
         EntryType.TURN_COMPLETED,
         EntryType.TURN_FAILED,
+        EntryType.TURN_CANCELLED,
     }
 )
 #: A session's journal ends with exactly one of these.

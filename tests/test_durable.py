@@ -182,7 +182,7 @@ def test_orphaned_sessions_take_no_input(crash: Crash) -> None:
         f"/eve/v1/session/{sid}",
         {"message": "x", "continuationToken": "tok_x"},
     )
-    assert (status, answer["error"]["code"]) == (410, "session_terminal")
+    assert (status, answer["error"]["code"]) == (409, "session_not_active")
 
 
 @pytest.mark.parametrize("name", ["claude", "codex"])

@@ -31,11 +31,18 @@ async def test_health_and_info(client: httpx.AsyncClient) -> None:
     health = await client.get(f"{EVE}/health")
     assert health.json() == {"ok": True, "status": "ready", "workflowId": "wf_compat"}
     info = (await client.get(f"{EVE}/info")).json()
-    assert info == {
-        "agent": {"name": "assistant", "model": "claude"},
-        "tools": [],
-        "connections": [],
+    # eve's agent-info (version 5, what today's client validates); agent.name for v16
+    assert (info["kind"], info["version"], info["agent"]["name"]) == (
+        "eve-agent-info",
+        5,
+        "assistant",
+    )
+    assert info["agent"]["model"] == {
+        "id": "claude",
+        "routing": {"kind": "external", "provider": "anthropic"},
     }
+    assert info["tools"] == {"dynamic": [], "static": []}
+    assert info["connections"] == []
 
 
 async def test_info_and_agents_from_profiles(home: Path, tmp_short: Path) -> None:
@@ -53,14 +60,13 @@ async def test_info_and_agents_from_profiles(home: Path, tmp_short: Path) -> Non
         transport = httpx.AsyncHTTPTransport(uds=str(daemon.socket_path))
         async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
             info = (await client.get(f"{EVE}/info")).json()
-            assert info["agent"] == {"name": "assistant", "model": "anthropic/claude-sonnet-4-6"}
-            assert info["tools"] == [
-                {
-                    "name": "lookup_order",
-                    "description": "Look up an order",
-                    "parameters": {"type": "object", "required": ["orderId"]},
-                }
-            ]
+            assert info["agent"]["name"] == "assistant"
+            assert info["agent"]["model"]["id"] == "anthropic/claude-sonnet-4-6"
+            [tool] = info["tools"]["static"]
+            assert (tool["name"], tool["description"]) == ("lookup_order", "Look up an order")
+            assert tool["inputSchema"] == {"type": "object", "required": ["orderId"]}
+            [instructions] = info["instructions"]["static"]
+            assert (instructions["role"], instructions["content"]) == ("system", "Be brief.")
             unknown = await client.post(f"{EVE}/session", json={"message": "x", "agent": "nope"})
             assert unknown.status_code == 400
             assert unknown.json()["error"]["code"] == "agent_not_found"
@@ -130,18 +136,20 @@ async def test_stream_headers_and_start_index_validation(client: httpx.AsyncClie
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-eve-session-id"] == sid
         assert response.headers["transfer-encoding"] == "chunked"
-    for bad in ("-1", "abc", "1.5", "", " 7", "12abc"):
+    for bad in ("abc", "1.5", "", " 7", "12abc"):
         response = await client.get(f"{EVE}/session/{sid}/stream", params={"startIndex": bad})
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "invalid_start_index"
     missing = await client.get(f"{EVE}/session/ses_nope/stream")
     assert missing.status_code == 404
     assert missing.json() == {
+        "ok": False,
+        "code": "session_not_found",  # top level, for today's client
         "error": {
             "code": "session_not_found",
             "message": "Session ses_nope not found",
             "details": {"sessionId": "ses_nope"},
-        }
+        },
     }
     await client.post(f"/api/v1/sessions/{sid}/kill")
 
@@ -193,7 +201,8 @@ async def test_follow_up_status_codes(
 
     cases: list[tuple[object, int, str]] = [
         ([1], 400, "invalid_body"),
-        ({"message": "x"}, 400, "missing_continuation_token"),
+        ({"continuationToken": "", "message": "x"}, 400, "missing_continuation_token"),
+        ({"message": "x", "turnPolicy": "later"}, 400, "invalid_body"),
         ({"continuationToken": token}, 400, "missing_input"),
         ({"continuationToken": token, "message": 5}, 400, "invalid_body"),
         ({"continuationToken": token, "inputResponses": []}, 400, "invalid_input_responses"),
@@ -217,8 +226,7 @@ async def test_follow_up_status_codes(
     unknown = await client.post(
         f"{EVE}/session/ses_nope", json={"continuationToken": token, "message": "x"}
     )
-    assert unknown.status_code == 404
-    assert unknown.json()["error"]["code"] == "session_not_found"
+    assert (unknown.status_code, unknown.json()["code"]) == (409, "session_not_active")
     await read_turn(client, sid)
     matching = await post(
         {"continuationToken": token, "message": "now"}, authorization=f"Bearer {token}"
@@ -229,11 +237,11 @@ async def test_follow_up_status_codes(
         while (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] != "killed":
             await trio.sleep(0.02)
     gone = await post({"continuationToken": matching.json()["continuationToken"], "message": "x"})
-    assert gone.status_code == 410
-    assert gone.json()["error"]["code"] == "session_terminal"
+    assert (gone.status_code, gone.json()["code"]) == (409, "session_not_active")
+    assert gone.json()["error"]["code"] == "session_not_active"  # the v16 envelope too
 
 
-async def test_410_after_session_completed(
+async def test_409_after_session_completed(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_HARNESS_MODE", "one_turn")
@@ -249,7 +257,7 @@ async def test_410_after_session_completed(
     ) as response:
         assert [line async for line in response.aiter_lines()] == []
     response = await follow_up(client, sid, created["continuationToken"], message="more")
-    assert response.status_code == 410
+    assert response.status_code == 409
 
 
 async def test_create_validation(client: httpx.AsyncClient) -> None:
@@ -422,7 +430,7 @@ def test_an_unroutable_mount_is_refused(mount: str) -> None:
         Config(eve_mount=mount)
 
 
-@pytest.mark.parametrize("start", ["9" * 5000, "²", "\u0661", "-1", "1e3"])
+@pytest.mark.parametrize("start", ["9" * 5000, "²", "\u0661", "1e3", "--1"])
 async def test_garbage_start_index_is_400_on_stream_and_websocket(
     client: httpx.AsyncClient, start: str
 ) -> None:

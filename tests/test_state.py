@@ -17,6 +17,7 @@ from coven_trio.sessions._state import (
     KillRequested,
     Launched,
     Phase,
+    Prewarmed,
     ProcessExited,
     Recorded,
     SessionState,
@@ -31,17 +32,20 @@ from coven_trio.vocabulary import EntryType, FailureCode
 #: One event of each kind, with the variants that can lead elsewhere.
 EVENTS: dict[str, Event] = {
     "launched": Launched({"sessionId": "ses_1"}, "hi"),
+    "prewarmed": Prewarmed({"sessionId": "ses_1"}, "tok"),
     "turn_began": TurnBegan("again"),
     "recorded": Recorded(EntryType.OUTPUT, {"data": "x"}),
     "turn_ended_waits": TurnEnded(False, {}, "tok", True),
     "turn_ended_exits": TurnEnded(False, {}, "tok", False),
     "turn_failed_waits": TurnEnded(True, {"code": "c", "message": "m"}, "tok", True),
+    "turn_cancelled_waits": TurnEnded(True, {}, "tok", True, cancelled=True),
     "input_requested_waits": InputRequested({"requests": []}, "tok", True),
     "input_requested_exits": InputRequested({"requests": []}, "tok", False),
     "exit_0_resumable": ProcessExited(0, True, "tok"),
     "exit_0": ProcessExited(0, False, "tok"),
     "exit_1": ProcessExited(1, False, "tok"),
     "exit_1_resumable": ProcessExited(1, True, "tok"),
+    "exit_cancelled": ProcessExited(1, True, "tok", cancelled=True),
     "exit_sigkill": ProcessExited(-9, False, "tok"),
     "kill_running": KillRequested(True),
     "kill_no_process": KillRequested(False),
@@ -54,17 +58,20 @@ EVENTS: dict[str, Event] = {
 #: raises IllegalTransition.
 TABLE = """
 NEW            launched               TURN           session.started turn.started message.received
+NEW            prewarmed              IDLE           session.started session.waiting
 NEW            abort                  FAILED         session.failed
 TURN           recorded               TURN           output
 TURN           turn_ended_waits       IDLE           turn.completed session.waiting
 TURN           turn_ended_exits       BUSY           turn.completed
 TURN           turn_failed_waits      IDLE           turn.failed session.waiting
+TURN           turn_cancelled_waits   IDLE           turn.cancelled session.waiting
 TURN           input_requested_waits  PARKED         input.requested turn.completed session.waiting
 TURN           input_requested_exits  BUSY           input.requested turn.completed
 TURN           exit_0_resumable       IDLE           exit turn.completed session.waiting
 TURN           exit_0                 COMPLETED      exit turn.completed session.completed
 TURN           exit_1                 FAILED         exit turn.failed session.failed
 TURN           exit_1_resumable       FAILED         exit turn.failed session.failed
+TURN           exit_cancelled         IDLE           exit turn.cancelled session.waiting
 TURN           exit_sigkill           FAILED         exit turn.failed session.failed
 TURN           kill_running           KILLING_TURN   kill
 TURN           kill_no_process        KILLING_TURN   kill
@@ -75,12 +82,14 @@ BUSY           recorded               BUSY           output
 BUSY           turn_ended_waits       BUSY           -
 BUSY           turn_ended_exits       BUSY           -
 BUSY           turn_failed_waits      BUSY           -
+BUSY           turn_cancelled_waits   BUSY           -
 BUSY           input_requested_waits  BUSY           input.requested
 BUSY           input_requested_exits  BUSY           input.requested
 BUSY           exit_0_resumable       IDLE           exit session.waiting
 BUSY           exit_0                 COMPLETED      exit session.completed
 BUSY           exit_1                 FAILED         exit session.failed
 BUSY           exit_1_resumable       IDLE           exit session.waiting
+BUSY           exit_cancelled         IDLE           exit session.waiting
 BUSY           exit_sigkill           FAILED         exit session.failed
 BUSY           kill_running           KILLING        kill
 BUSY           kill_no_process        KILLED         kill session.failed
@@ -92,12 +101,14 @@ IDLE           recorded               IDLE           output
 IDLE           turn_ended_waits       IDLE           -
 IDLE           turn_ended_exits       IDLE           -
 IDLE           turn_failed_waits      IDLE           -
+IDLE           turn_cancelled_waits   IDLE           -
 IDLE           input_requested_waits  IDLE           input.requested
 IDLE           input_requested_exits  IDLE           input.requested
 IDLE           exit_0_resumable       COMPLETED      exit session.completed
 IDLE           exit_0                 COMPLETED      exit session.completed
 IDLE           exit_1                 FAILED         exit session.failed
 IDLE           exit_1_resumable       FAILED         exit session.failed
+IDLE           exit_cancelled         FAILED         exit session.failed
 IDLE           exit_sigkill           FAILED         exit session.failed
 IDLE           kill_running           KILLING        kill
 IDLE           kill_no_process        KILLED         kill session.failed
@@ -109,12 +120,14 @@ PARKED         recorded               PARKED         output
 PARKED         turn_ended_waits       PARKED         -
 PARKED         turn_ended_exits       PARKED         -
 PARKED         turn_failed_waits      PARKED         -
+PARKED         turn_cancelled_waits   PARKED         -
 PARKED         input_requested_waits  PARKED         input.requested
 PARKED         input_requested_exits  PARKED         input.requested
 PARKED         exit_0_resumable       COMPLETED      exit session.completed
 PARKED         exit_0                 COMPLETED      exit session.completed
 PARKED         exit_1                 FAILED         exit session.failed
 PARKED         exit_1_resumable       FAILED         exit session.failed
+PARKED         exit_cancelled         FAILED         exit session.failed
 PARKED         exit_sigkill           FAILED         exit session.failed
 PARKED         kill_running           KILLING        kill
 PARKED         kill_no_process        KILLED         kill session.failed
@@ -125,12 +138,14 @@ KILLING_TURN   recorded               KILLING_TURN   output
 KILLING_TURN   turn_ended_waits       KILLING        turn.completed
 KILLING_TURN   turn_ended_exits       KILLING        turn.completed
 KILLING_TURN   turn_failed_waits      KILLING        turn.failed
+KILLING_TURN   turn_cancelled_waits   KILLING        turn.cancelled
 KILLING_TURN   input_requested_waits  KILLING        input.requested turn.completed
 KILLING_TURN   input_requested_exits  KILLING        input.requested turn.completed
 KILLING_TURN   exit_0_resumable       KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_0                 KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_1                 KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_1_resumable       KILLED         exit turn.failed session.failed
+KILLING_TURN   exit_cancelled         KILLED         exit turn.failed session.failed
 KILLING_TURN   exit_sigkill           KILLED         exit turn.failed session.failed
 KILLING_TURN   shutdown_running       KILLING_TURN   -
 KILLING_TURN   shutdown_no_process    KILLING_TURN   -
@@ -139,12 +154,14 @@ KILLING        recorded               KILLING        output
 KILLING        turn_ended_waits       KILLING        -
 KILLING        turn_ended_exits       KILLING        -
 KILLING        turn_failed_waits      KILLING        -
+KILLING        turn_cancelled_waits   KILLING        -
 KILLING        input_requested_waits  KILLING        input.requested
 KILLING        input_requested_exits  KILLING        input.requested
 KILLING        exit_0_resumable       KILLED         exit session.failed
 KILLING        exit_0                 KILLED         exit session.failed
 KILLING        exit_1                 KILLED         exit session.failed
 KILLING        exit_1_resumable       KILLED         exit session.failed
+KILLING        exit_cancelled         KILLED         exit session.failed
 KILLING        exit_sigkill           KILLED         exit session.failed
 KILLING        shutdown_running       KILLING        -
 KILLING        shutdown_no_process    KILLING        -
@@ -153,12 +170,14 @@ STOPPING_TURN  recorded               STOPPING_TURN  output
 STOPPING_TURN  turn_ended_waits       STOPPING       turn.completed
 STOPPING_TURN  turn_ended_exits       STOPPING       turn.completed
 STOPPING_TURN  turn_failed_waits      STOPPING       turn.failed
+STOPPING_TURN  turn_cancelled_waits   STOPPING       turn.cancelled
 STOPPING_TURN  input_requested_waits  STOPPING       input.requested turn.completed
 STOPPING_TURN  input_requested_exits  STOPPING       input.requested turn.completed
 STOPPING_TURN  exit_0_resumable       COMPLETED      exit turn.completed session.completed
 STOPPING_TURN  exit_0                 COMPLETED      exit turn.completed session.completed
 STOPPING_TURN  exit_1                 FAILED         exit turn.failed session.failed
 STOPPING_TURN  exit_1_resumable       FAILED         exit turn.failed session.failed
+STOPPING_TURN  exit_cancelled         FAILED         exit turn.failed session.failed
 STOPPING_TURN  exit_sigkill           FAILED         exit turn.failed session.failed
 STOPPING_TURN  shutdown_running       STOPPING_TURN  -
 STOPPING_TURN  shutdown_no_process    STOPPING_TURN  -
@@ -167,12 +186,14 @@ STOPPING       recorded               STOPPING       output
 STOPPING       turn_ended_waits       STOPPING       -
 STOPPING       turn_ended_exits       STOPPING       -
 STOPPING       turn_failed_waits      STOPPING       -
+STOPPING       turn_cancelled_waits   STOPPING       -
 STOPPING       input_requested_waits  STOPPING       input.requested
 STOPPING       input_requested_exits  STOPPING       input.requested
 STOPPING       exit_0_resumable       COMPLETED      exit session.completed
 STOPPING       exit_0                 COMPLETED      exit session.completed
 STOPPING       exit_1                 FAILED         exit session.failed
 STOPPING       exit_1_resumable       FAILED         exit session.failed
+STOPPING       exit_cancelled         FAILED         exit session.failed
 STOPPING       exit_sigkill           FAILED         exit session.failed
 STOPPING       shutdown_running       STOPPING       -
 STOPPING       shutdown_no_process    STOPPING       -
@@ -317,7 +338,7 @@ def test_any_event_sequence_keeps_the_journal_well_formed(names: list[str]) -> N
         if kind == "turn.started":
             assert not open_turn
             open_turn = True
-        elif kind in ("turn.completed", "turn.failed"):
+        elif kind in ("turn.completed", "turn.failed", "turn.cancelled"):
             assert open_turn
             open_turn = False
     assert open_turn == (state.phase in (Phase.TURN, Phase.KILLING_TURN, Phase.STOPPING_TURN))

@@ -40,13 +40,17 @@ async def tail(
     *,
     heartbeat: float | None = None,
     idle: bytes = b"\n",
+    stop: int | None = None,
 ) -> None:
     """Send entries from ``start`` (replay), then each new batch as it lands, until the
-    journal is closed and everything was sent. A reader that is behind gets all
-    available entries in one send; it never makes the journal buffer for it. With
-    ``heartbeat``, ``idle`` is sent after that many quiet seconds."""
+    journal is closed and everything was sent (or, with ``stop``, up to that index: a
+    bounded replay). A reader that is behind gets all available entries in one send; it
+    never makes the journal buffer for it. With ``heartbeat``, ``idle`` is sent after
+    that many quiet seconds."""
     index = start
     while True:
+        if stop is not None and index >= stop:
+            return
         if index < len(journal):
             chunk, index = read(journal, index)
             await send(chunk)

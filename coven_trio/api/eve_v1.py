@@ -1,172 +1,73 @@
 """The eve-compatible session API under the configurable mount (default ``/eve/v1``).
 
-The seed's contract made precise by spec §5 and ``reference/eve-http.md`` §7.2: create
-(202 + continuation token), follow-ups (400 → 404 → 410 → 409 stale token → 409 turn
-active → accept and rotate), and the NDJSON stream, which is the session's journal in
-the eve line shape, replayed from ``startIndex`` and then tailed live.
+One mount for two generations of eve's client (``docs/eve.md`` has the table):
+
+* the seed's (stream version 16, eve 0.18): create (202 + continuation token),
+  follow-ups carrying the token (stale → 409, mid-turn → 409 ``turn_active``), the
+  journal in the v16 line shape;
+* today's (stream versions 21-26, eve 0.80): no tokens — a send is given a
+  ``deliveryId`` and, mid-turn, queued; prewarm (a create without a message); cancel,
+  clear, compact and reset; the v26 event stream (``_eve_v26``), chosen when the stream
+  request says it is today's client (``streamControlVersion``, ``includeTailIndex``,
+  ``follow`` or a negative ``startIndex``), with the tail index and bounded replays.
+
+Errors are the envelope plus eve's top-level ``ok: false`` and ``code``, which today's
+client reads (the seed's read the body as text).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import functools
+import secrets
+from collections.abc import Awaitable, Callable
 
-import attrs
-
-from .. import schema
-from .._json import JsonRejected, loads_request
 from ..agents import DEFAULT_AGENT, AgentProfile, default_project_root, load_agents
 from ..errors import (
     AgentNotFound,
     ContinuationTokenMismatch,
-    InvalidBody,
-    InvalidInputResponses,
-    InvalidJson,
-    MissingContinuationToken,
-    MissingInput,
-    MissingMessage,
+    CovenError,
+    InvalidStartIndex,
+    SessionNotActive,
     SessionNotFound,
-    SessionTerminal,
     StaleContinuationToken,
 )
 from ..http import Request, Response, Router, StreamResponse
 from ..models import LaunchRequest
-from ..sessions import Historical, Session, TurnInput
+from ..sessions import Historical, Session
 from ..vocabulary import HarnessId, LaunchMode
+from . import _eve_v26
 from ._context import ApiContext
-from ._params import start_index
+from ._eve_body import parse
+from ._eve_info import agent_info
+from ._params import parse_int
 from ._tail import eve_lines, tail
 
+#: The seed's stream version (what a client that asks for nothing new gets).
 STREAM_VERSION = "16"
-_NO_STORE = ("cache-control", "no-store")
+#: Query parameters only today's client sends on a stream request.
+_CURRENT_CLIENT = ("streamControlVersion", "includeTailIndex", "follow")
+Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 
 
-@attrs.frozen
-class _Body:
-    """A validated create or follow-up body."""
+def _eve_errors(handler: Handler) -> Handler:
+    """Errors as eve's clients read them: the envelope plus top-level ``ok``/``code``."""
 
-    message: str
-    agent: str | None
-    output_schema: dict[str, Any] | None
-    client_context: Any
-    continuation_token: str | None
-    input_responses: tuple[dict[str, Any], ...]
-
-    def turn(self) -> TurnInput:
-        parts = []
-        if self.client_context not in (None, "", [], {}):
-            context = self.client_context
-            text = context if isinstance(context, str) else json.dumps(context, indent=2)
-            parts.append(f"Client context:\n{text}")
-        if self.message:
-            parts.append(self.message)
-        if self.output_schema is not None:
-            parts.append(schema.instructions(self.output_schema))
-        return TurnInput(
-            message=self.message,
-            harness_text="\n\n".join(parts),
-            output_schema=self.output_schema,
-            input_responses=self.input_responses,
-        )
-
-
-def _message(body: dict[str, Any]) -> str:
-    """``message`` as text: a string, or text/file parts flattened as eve does. It
-    becomes a harness's prompt (sometimes in argv), where NUL cannot go."""
-    text = _flatten(body.get("message"))
-    if "\0" in text:
-        raise InvalidBody("Expected 'message' without NUL characters.")
-    return text
-
-
-def _flatten(value: Any) -> str:
-    if value is None or isinstance(value, str):
-        return value or ""
-    if not isinstance(value, list):
-        raise InvalidBody("Expected 'message' to be a string or an array of text/file parts.")
-    lines = []
-    for part in value:
-        if not isinstance(part, dict):
-            raise InvalidBody("Expected each message part to be an object.")
-        kind = part.get("type")
-        if kind == "text":
-            if not isinstance(part.get("text"), str) or not part["text"]:
-                raise InvalidBody("Text parts require a non-empty 'text' string.")
-            lines.append(part["text"])
-        elif kind == "file":
-            media = part.get("mediaType")
-            if not isinstance(media, str) or not media:
-                raise InvalidBody("File parts require a non-empty 'mediaType' string.")
-            if not isinstance(part.get("data"), str):
-                raise InvalidBody("File parts require a 'data' string (base64, data URL, or URL).")
-            name = part.get("filename") or "file"
-            lines.append(f"[file: {name} ({media})]")
-        else:
-            raise InvalidBody(f"Unsupported message part type \"{kind}\". Use 'text' or 'file'.")
-    return "\n".join(lines)
-
-
-def _input_responses(body: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    value = body.get("inputResponses")
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not value:
-        raise InvalidInputResponses("Expected 'inputResponses' to be a non-empty array.")
-    for entry in value:
-        ok = (
-            isinstance(entry, dict)
-            and isinstance(entry.get("requestId"), str)
-            and set(entry) <= {"requestId", "optionId", "text"}
-            and all(isinstance(entry[k], str) for k in entry)
-        )
-        if not ok:
-            raise InvalidInputResponses(
-                "Expected every 'inputResponses' entry to match the HITL response schema."
-            )
-    return tuple(value)
-
-
-def _parse(request: Request, *, follow_up: bool) -> _Body:
-    try:
-        body = loads_request(request.body) if request.body.strip() else None
-    except JsonRejected:
-        raise InvalidJson("Invalid JSON body.") from None
-    if not isinstance(body, dict):
-        raise InvalidBody("Expected a JSON object.")
-    token = body.get("continuationToken")
-    if follow_up and (not isinstance(token, str) or not token):
-        raise MissingContinuationToken("Missing or empty 'continuationToken' field.")
-    message = _message(body)
-    responses = _input_responses(body) if follow_up else ()
-    context = body.get("clientContext")
-    if isinstance(context, list):
-        if not all(isinstance(c, str) and c for c in context):
-            raise InvalidBody("Expected 'clientContext' array entries to be non-empty strings.")
-    elif context is not None and not isinstance(context, str | dict):
-        raise InvalidBody("Expected 'clientContext' to be a string, string array, or JSON object.")
-    output_schema = body.get("outputSchema")
-    if output_schema is not None:
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response | StreamResponse:
         try:
-            schema.check_schema(output_schema)
-        except schema.SchemaRejected as exc:
-            raise InvalidBody(str(exc)) from None
-    agent = body.get("agent")
-    if agent is not None and not isinstance(agent, str):
-        raise InvalidBody("Expected 'agent' to be a string.")
-    if follow_up and not message and not responses:
-        raise MissingInput(
-            "Expected a non-empty 'message', a non-empty 'inputResponses' array, or both."
-        )
-    if not follow_up and not message:
-        raise MissingMessage("Missing or empty 'message' field.")
-    return _Body(
-        message=message,
-        agent=agent,
-        output_schema=output_schema,
-        client_context=context,
-        continuation_token=token if isinstance(token, str) else None,
-        input_responses=responses,
-    )
+            return await handler(request)
+        except CovenError as exc:
+            body = {"ok": False, "code": str(exc.code), **exc.body()}
+            return Response.json(body, status=exc.status, headers=exc.headers)
+
+    return wrapped
+
+
+def _delivery_id() -> str:
+    return "dlv_" + secrets.token_hex(12)
+
+
+_NO_STORE = ("cache-control", "no-store")
 
 
 def _asks(profile: AgentProfile) -> str | None:
@@ -200,6 +101,21 @@ class EveV1:
                 f"Session {session_id} not found", details={"sessionId": session_id}
             ) from None
 
+    async def _active(self, session_id: str) -> Session:
+        """A live session, or 409 ``session_not_active`` (unknown and ended alike, as
+        eve's server answers a send)."""
+        try:
+            session = await self.ctx.sessions.find(session_id)
+        except SessionNotFound:
+            session = None
+        if not isinstance(session, Session) or not session.live:
+            status = "unknown" if session is None else session.status
+            raise SessionNotActive(
+                f"Session {session_id} is not active ({status}).",
+                details={"sessionId": session_id, "status": status},
+            )
+        return session
+
     def _default_mode(self, harness: str) -> str | None:
         """eve's sessions take follow-ups: the harness's own default mode (claude
         ``stream``, codex ``nonInteractive``), not Coven's one-shot run."""
@@ -210,20 +126,13 @@ class EveV1:
         return Response.json({"ok": True, "status": "ready", "workflowId": "wf_compat"})
 
     async def info(self, request: Request) -> Response:
-        profile = self._agent(None)
-        return Response.json(
-            {
-                "agent": {"name": profile.name, "model": profile.model or profile.harness},
-                "tools": list(profile.tools),
-                "connections": [],
-            },
-            headers=[_NO_STORE],
-        )
+        body = agent_info(self._agent(None), str(self.ctx.config.home))
+        return Response.json(body, headers=[_NO_STORE])
 
     async def create(self, request: Request) -> Response:
-        body = _parse(request, follow_up=False)
+        body = parse(request, follow_up=False)
         profile = self._agent(body.agent)
-        turn = body.turn()
+        turn = body.turn()  # a create's stream is read from 0: no delivery id to look for
         launch = LaunchRequest(
             project_root=profile.project_root or default_project_root(),
             harness=profile.harness,
@@ -242,65 +151,144 @@ class EveV1:
             first_turn=turn,
             system_prompt=profile.system_prompt,
             render=False,
+            prewarm=body.prewarm,
         )
+        accepted = {
+            "ok": True,
+            "sessionId": session.id,
+            "continuationToken": session.continuation_token,
+        }
         return Response.json(
-            {"ok": True, "sessionId": session.id, "continuationToken": session.continuation_token},
-            status=202,
-            headers=[_NO_STORE, ("x-eve-session-id", session.id)],
+            accepted, status=202, headers=[_NO_STORE, ("x-eve-session-id", session.id)]
         )
 
     async def follow_up(self, request: Request) -> Response:
-        body = _parse(request, follow_up=True)
+        """A send. With a continuation token (the seed's clients) it must be the current
+        one and a running turn is 409 ``turn_active``; without (today's), a running turn
+        queues it (202). A send with a message is given a ``deliveryId``."""
+        body = parse(request, follow_up=True)
+        token = body.continuation_token
         bearer = request.headers.get("authorization")
-        if bearer is not None:
+        if bearer is not None and token is not None:
             scheme, _, value = bearer.partition(" ")
-            if scheme.lower() != "bearer" or value.strip() != body.continuation_token:
+            if scheme.lower() != "bearer" or value.strip() != token:
                 raise ContinuationTokenMismatch(
                     "Authorization bearer does not match continuationToken."
                 )
         if body.agent is not None:
             self._agent(body.agent)
-        session = await self._session(request.params["id"])
-        if not isinstance(session, Session) or not session.live:
-            raise SessionTerminal(
-                f"Session {session.id} is {session.status} and cannot accept more messages",
-                details={"sessionId": session.id, "status": session.status},
-            )
-        if body.continuation_token != session.continuation_token:
+        session = await self._active(request.params["id"])
+        if token is not None and token != session.continuation_token:
             raise StaleContinuationToken(
                 f"Stale continuationToken for session {session.id}",
                 details={"sessionId": session.id},
             )
-        await session.start_turn(body.turn())
+        # Today's client finds its turn by the id (the seed's, by its token).
+        delivery = _delivery_id() if body.message and token is None else None
+        turn = body.turn(delivery)
+        queued = False
+        if token is not None:
+            await session.start_turn(turn)
+        else:
+            queued = await session.send(turn)
+        accepted = {
+            "ok": True,
+            "sessionId": session.id,
+            "continuationToken": session.continuation_token,
+        }
+        if delivery is not None:
+            accepted["deliveryId"] = delivery
         return Response.json(
-            {"ok": True, "sessionId": session.id, "continuationToken": session.continuation_token},
+            accepted,
+            status=202 if queued else 200,
             headers=[_NO_STORE, ("x-eve-session-id", session.id)],
         )
 
+    async def cancel(self, request: Request) -> Response:
+        session = await self._session(request.params["id"])
+        body = request.json()
+        turn_id = body.get("turnId") if isinstance(body, dict) else None
+        turn_id = turn_id if isinstance(turn_id, str) else None
+        if isinstance(session, Session) and await session.cancel(turn_id):
+            return Response.json({"ok": True, "sessionId": session.id, "status": "accepted"})
+        return Response.json({"ok": True, "status": "no_active_turn"})
+
+    async def clear(self, request: Request) -> Response:
+        session = await self._session(request.params["id"])
+        if not isinstance(session, Session) or not session.live:
+            return Response.json({"ok": True, "status": "no_active_session"})
+        await session.clear()
+        return Response.json({"ok": True, "sessionId": session.id, "status": "accepted"})
+
+    async def compact(self, request: Request) -> Response:
+        session = await self._session(request.params["id"])
+        if not isinstance(session, Session) or not session.live:
+            return Response.json({"ok": True, "status": "no_active_session"})
+        await session.compact()
+        return Response.json({"ok": True, "sessionId": session.id, "status": "accepted"})
+
+    async def reset(self, request: Request) -> Response:
+        """The session ends (as a kill does); later sends are 409 ``session_not_active``."""
+        session = await self._session(request.params["id"])
+        if not isinstance(session, Session) or not session.live:
+            return Response.json({"ok": True, "status": "no_active_session"})
+        session.kill()
+        return Response.json({"ok": True, "previousSessionId": session.id, "status": "reset"})
+
     async def stream(self, request: Request) -> StreamResponse:
-        start = start_index(request.query)
+        """The journal from ``startIndex`` (negative: back from the tail), then live. Today's
+        client gets version 26 and, when it asks, the tail index (``-1``: empty) and a
+        replay that stops there (``follow=false``)."""
+        query = request.query
+        raw = query.get("startIndex", "0")
+        start = parse_int(raw, signed=True)
+        if start is None:
+            raise InvalidStartIndex(
+                "Expected startIndex to be an integer.", details={"startIndex": raw}
+            )
+        current = start < 0 or any(name in query for name in _CURRENT_CLIENT)
+        if start < 0 and not current:
+            raise InvalidStartIndex(
+                "Expected startIndex to be a non-negative integer.", details={"startIndex": raw}
+            )
         session = await self._session(request.params["id"])
         journal = await self.ctx.sessions.journal(session)
-        heartbeat = self.ctx.config.eve_heartbeat
+        last = len(journal) - 1
+        start = max(0, last + 1 + start) if start < 0 else start
         headers = [
             ("content-type", "application/x-ndjson; charset=utf-8"),
             ("x-eve-stream-format", "ndjson"),
-            ("x-eve-stream-version", STREAM_VERSION),
+            ("x-eve-stream-version", _eve_v26.VERSION if current else STREAM_VERSION),
             ("cache-control", "no-cache"),
             ("x-accel-buffering", "no"),
             ("x-eve-session-id", session.id),
         ]
+        if query.get("includeTailIndex") in ("1", "true"):
+            headers.append(("x-eve-stream-tail-index", str(last)))
+        stop = last + 1 if query.get("follow") in ("false", "0") else None
+        read = _eve_v26.V26Lines(journal, start) if current else eve_lines
+        heartbeat = self.ctx.config.eve_heartbeat
         return StreamResponse(
-            200, headers, lambda send: tail(journal, start, send, eve_lines, heartbeat=heartbeat)
+            200,
+            headers,
+            lambda send: tail(journal, start, send, read, heartbeat=heartbeat, stop=stop),
         )
 
 
 def install(router: Router, ctx: ApiContext) -> EveV1:
     api = EveV1(ctx)
     mount = ctx.config.eve_mount
-    router.add("GET", f"{mount}/health", api.health)
-    router.add("GET", f"{mount}/info", api.info)
-    router.add("POST", f"{mount}/session", api.create)
-    router.add("POST", f"{mount}/session/{{id}}", api.follow_up)
-    router.add("GET", f"{mount}/session/{{id}}/stream", api.stream)
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/health", api.health),
+        ("GET", "/info", api.info),
+        ("POST", "/session", api.create),
+        ("POST", "/session/{id}", api.follow_up),
+        ("POST", "/session/{id}/cancel", api.cancel),
+        ("POST", "/session/{id}/clear", api.clear),
+        ("POST", "/session/{id}/compact", api.compact),
+        ("POST", "/session/{id}/reset", api.reset),
+        ("GET", "/session/{id}/stream", api.stream),
+    ]
+    for method, path, handler in routes:
+        router.add(method, f"{mount}{path}", _eve_errors(handler))
     return api

@@ -117,6 +117,11 @@ class Driver:
         None if the harness has no such thing."""
         return None
 
+    def forget_conversation(self) -> None:
+        """The next process starts a new conversation (eve's clear)."""
+        self.conversation_id = None
+        self.resume = False
+
     def close(self) -> None:
         """The session is over: drop whatever the driver keeps outside memory."""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from typing import Any
 
 import attrs
@@ -156,6 +157,11 @@ class ClaudeDriver(Driver):
             },
         }
         return dumps(response) + b"\n"
+
+    def forget_conversation(self) -> None:
+        super().forget_conversation()
+        if self.conversation_flags:  # the daemon names the next one, as at launch
+            self.conversation_id = str(uuid.uuid4())
 
     def begin_turn(self, turn_id: str) -> None:
         self.events.begin_turn()

@@ -29,6 +29,12 @@ class TurnInput:
     harness_text: str
     output_schema: dict[str, Any] | None = None
     input_responses: tuple[dict[str, Any], ...] = ()
+    #: The id the client's send was given (its turn's ``turn.started`` carries it).
+    delivery_id: str | None = None
+
+    @property
+    def deliveries(self) -> tuple[str, ...]:
+        return (self.delivery_id,) if self.delivery_id else ()
 
     @classmethod
     def plain(cls, message: str) -> TurnInput:
@@ -149,11 +155,17 @@ class Interaction:
             lines.append(line)
         return lines
 
-    def settle(self, answers: list[Answer]) -> None:
-        """The answers reached the harness: the requests are closed. (What the tool did,
-        or that it was denied, is the harness's own ``action.result``.)"""
+    def settle(self, answers: list[Answer]) -> Entry | None:
+        """The answers reached the harness: the requests are closed, and the entry that
+        says how (``input.resolved``). What the tool did, or that it was denied, is the
+        harness's own ``action.result``."""
+        resolutions = []
         for answer in answers:
             self.pending.pop(answer.request_id, None)
+            question = answer.request.get("kind") == "question"
+            outcome = ("answered" if question else "approved") if answer.allow else "denied"
+            resolutions.append({"requestId": answer.request_id, "outcome": outcome})
+        return (EntryType.INPUT_RESOLVED, {"resolutions": resolutions}) if answers else None
 
 
 def _answer(request: dict[str, Any], request_id: str, option: str) -> Answer:

@@ -36,7 +36,7 @@ from ._external import Externals, completed, external_record
 from ._history import Historical, HistoryCache, merge_pages
 from ._interaction import TurnInput
 from ._session import Session
-from ._state import Launched
+from ._state import Launched, Prewarmed
 
 log = logging.getLogger("coven_trio.sessions")
 
@@ -162,14 +162,16 @@ class SessionRegistry:
         first_turn: TurnInput | None = None,
         system_prompt: str | None = None,
         render: bool = True,
+        prewarm: bool = False,
     ) -> Session:
         """Validate, start the harness, register the session. Any failure leaves nothing.
 
         ``first_turn`` (eve) separates what is journaled from what the harness gets;
         by default both are the request's prompt. ``render``: journal structured output
         as terminal text too (for Coven's clients; eve's read the structured entries).
+        ``prewarm``: start without a turn; the first message starts ``turn_0``.
         """
-        plan = plan_launch(request, self.harnesses)  # a bad request is a 400, full or not
+        plan = plan_launch(request, self.harnesses, prewarm=prewarm)  # a 400, full or not
         if self.closing:
             raise CapacityExhausted("The daemon is shutting down.", headers=[("retry-after", "1")])
         if len(self.live()) + self._launching >= self.config.max_sessions:
@@ -177,7 +179,7 @@ class SessionRegistry:
                 f"At most {self.config.max_sessions} live sessions.",
                 headers=[("retry-after", "1")],
             )
-        session = self._prepare(request, plan, agent, first_turn, system_prompt)
+        session = self._prepare(request, plan, agent, first_turn, system_prompt, prewarm)
         session.renders = render and session.driver.structured
         if plan.conversation is not None and plan.conversation[0] == "resume":
             session.resumed_from = await self.latest_on(plan.conversation[1])
@@ -251,6 +253,7 @@ class SessionRegistry:
         agent: str | None,
         first_turn: TurnInput | None,
         system_prompt: str | None,
+        prewarm: bool,
     ) -> Session:
         options = Options(
             model=plan.model,
@@ -300,7 +303,11 @@ class SessionRegistry:
         if agent is not None:
             started["agent"] = agent
         started.update(projectRoot=plan.project_root, cwd=plan.cwd)
-        session.handle(Launched(started, turn.message))
+        if prewarm:
+            session.prewarmed = True
+            session.handle(Prewarmed(started, session.continuation_token))
+        else:
+            session.handle(Launched(started, turn.message, turn.deliveries))
         return session
 
     async def kill(self, session_id: str) -> Session:

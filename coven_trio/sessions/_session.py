@@ -20,11 +20,17 @@ import trio
 
 from .._clock import utc_now
 from ..config import Config
-from ..errors import CovenError, InternalError, NotATerminal, SessionNotLive, TurnActive
+from ..errors import (
+    CovenError,
+    InternalError,
+    SessionNotLive,
+    TurnActive,
+)
 from ..harness import Driver
 from ..journal import Journal
 from ..models import SessionRecord, unstructure
 from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
+from ._controls import Controls
 from ._delivery import Courier, Delivery
 from ._interaction import Answer, Interaction, TurnInput
 from ._record import session_record
@@ -55,7 +61,7 @@ MAX_HELD = 1000
 
 
 @attrs.define(eq=False)
-class Session:
+class Session(Controls):
     """One supervised harness run and its journal."""
 
     id: str
@@ -93,6 +99,15 @@ class Session:
     courier: Courier = attrs.field(init=False)
     #: What the harness printed while parked at a question: it belongs to the next turn.
     _held: list[Entry] = attrs.field(init=False, factory=list)
+    #: The session was created without a message (eve's prewarm): no turn yet.
+    prewarmed: bool = False
+    #: A process of this session has run (a per-turn harness's next one may resume).
+    _ran: bool = attrs.field(init=False, default=False)
+    #: The client cancelled the running turn; its end is ``turn.cancelled``.
+    _cancelling: bool = attrs.field(init=False, default=False)
+    #: Harness commands sent as turns of their own (``/clear``, ``/compact``) whose
+    #: output is not the conversation's: swallowed up to their turn's end, then this.
+    _commands: list[Entry | None] = attrs.field(init=False, factory=list)
 
     def __attrs_post_init__(self) -> None:
         self.state = SessionState(self.harness)
@@ -162,6 +177,10 @@ class Session:
         question, the harness may still print (the next tool's call, its own next
         question): held, so nothing follows ``session.waiting`` in the journal."""
         for type_, data in entries:
+            if self._commands:  # a harness command's own turn: only its end matters
+                if type_ in _TURN_ENDS and (after := self._commands.pop(0)) is not None:
+                    self.handle(Recorded(*after))
+                continue
             if self.state.phase is Phase.PARKED and len(self._held) < MAX_HELD:
                 self._held.append((type_, data))
                 continue
@@ -174,7 +193,9 @@ class Session:
                     )
                     for extra_type, extra_data in extra:
                         self.handle(Recorded(extra_type, extra_data))
-                    self.handle(TurnEnded(failed, end, self.continuation_token, self._takes_turns))
+                    cancelled, self._cancelling = self._cancelling, False
+                    token, takes = self.continuation_token, self._takes_turns
+                    self.handle(TurnEnded(failed, end, token, takes, cancelled=cancelled))
                     if self.courier.queued and self.state.phase is Phase.IDLE:
                         queued = self.courier.queued.pop(0)  # on stdin already
                         self._begin(queued.turn, queued.input_body, [])
@@ -203,11 +224,14 @@ class Session:
             task_status.started()
 
         try:
-            prompt = self.first_turn.harness_text
-            self.driver.output_schema = self.first_turn.output_schema
-            stdin = self.driver.prompt_stdin(prompt)
-            code = await self.supervisor.run(self.driver.first_argv(prompt), stdin, started)
-            self._exited(code)
+            if self.prewarmed and self.driver.per_turn:
+                started()  # the first message starts the first process
+            else:
+                prompt = self.first_turn.harness_text
+                self.driver.output_schema = self.first_turn.output_schema
+                stdin = None if self.prewarmed else self.driver.prompt_stdin(prompt)
+                code = await self.supervisor.run(self.driver.first_argv(prompt), stdin, started)
+                self._exited(code)
             while self.driver.per_turn and self.state.phase is Phase.IDLE:
                 delivery = await self.courier.next(lambda: self.state.phase is Phase.IDLE)
                 if delivery is not None:
@@ -265,10 +289,12 @@ class Session:
             return
         self._release_held()
         self.exit_code = returncode if returncode >= 0 else None
-        resumable = (
-            self.follow_ups and self.driver.per_turn and self.driver.conversation_id is not None
-        )
-        self.handle(ProcessExited(returncode, resumable, self.continuation_token))
+        self._ran = True
+        cancelled, self._cancelling = self._cancelling, False
+        per_turn = self.follow_ups and self.driver.per_turn
+        resumable = per_turn and (cancelled or self.driver.conversation_id is not None)
+        token = self.continuation_token
+        self.handle(ProcessExited(returncode, resumable, token, cancelled=cancelled))
 
     async def _run_turn(self, delivery: Delivery) -> None:
         """One follow-up turn of a per-turn harness: its own process."""
@@ -284,7 +310,7 @@ class Session:
         prompt = delivery.turn.harness_text
         try:
             self.driver.output_schema = delivery.turn.output_schema
-            argv = self.driver.next_argv(prompt)
+            argv = (self.driver.next_argv if self._ran else self.driver.first_argv)(prompt)
             code = await self.supervisor.run(argv, self.driver.prompt_stdin(prompt), started)
         except CovenError as exc:  # the process could not start: the session is unchanged
             delivery.finish(exc)
@@ -315,16 +341,6 @@ class Session:
         with self.courier.writing(), self.supervisor.output_held():
             await self.supervisor.write(data.encode())
             self.handle(Recorded(EntryType.INPUT, body))
-
-    async def _queue(self, turn: TurnInput, body: dict[str, Any]) -> None:
-        """Input mid-turn is accepted, as Coven does: it starts the next turn (a stream
-        harness gets it on stdin now, and answers it after the running turn)."""
-        self.courier.check_queue(self.id)
-        line = None if self.driver.per_turn else self.driver.turn_input(turn.harness_text)
-        if line is not None:
-            with self.courier.writing():
-                await self.supervisor.write(line)
-        self.courier.queued.append(Delivery(turn, [], body))
 
     async def start_turn(
         self, turn: TurnInput, *, input_body: dict[str, Any] | None = None
@@ -366,10 +382,12 @@ class Session:
             raise self._not_live()
         if input_body is not None:
             self.handle(Recorded(EntryType.INPUT, input_body))
-        self.interaction.settle(answers)
+        resolved = self.interaction.settle(answers)
         self.interaction.rotate()
         self.interaction.begin(turn)
-        self.handle(TurnBegan(turn.message))
+        self.handle(TurnBegan(turn.message, turn.deliveries))
+        if resolved is not None:
+            self.handle(Recorded(*resolved))
 
     def _not_live(self) -> SessionNotLive:
         return SessionNotLive("Session is not live.", details={"sessionId": self.id})
@@ -377,18 +395,6 @@ class Session:
     def _require_live(self) -> None:
         if not self.state.live:
             raise self._not_live()
-
-    def resize(self, rows: int, cols: int) -> None:
-        """Resize the session's terminal (PTY sessions); the harness gets SIGWINCH."""
-        self._require_live()
-        if not self.driver.use_pty:
-            raise NotATerminal(
-                "This session has no terminal to resize.", details={"sessionId": self.id}
-            )
-        try:
-            self.supervisor.resize(rows, cols)
-        except OSError:
-            raise self._not_live() from None
 
     def kill(self) -> None:
         """``POST …/kill``: journal ``kill``, stop the harness with the full escalation.

@@ -10,6 +10,7 @@ or a harness can cause (their mistakes are refused before, or are no-ops here).
 Phases (clients see them through :attr:`SessionState.status`)::
 
     NEW ─launch─▶ TURN ─turn end─▶ IDLE (long-lived process) ─next turn─▶ TURN
+    NEW ─prewarm─▶ IDLE (no turn yet)
                    │  ├─question─▶ PARKED (long-lived process) ─answer─▶ TURN
                    │  └─turn end─▶ BUSY (per-turn process) ─exit, resumable─▶ IDLE
                    └─exit─▶ COMPLETED | FAILED
@@ -99,10 +100,21 @@ class IllegalTransition(Exception):
 
 @attrs.frozen
 class Launched:
-    """The session exists: ``session.started`` and its first turn."""
+    """The session exists: ``session.started`` and its first turn. ``deliveries``: the
+    ids the clients' sends were given (``turn.started`` carries them)."""
 
     started: dict[str, Any]
     message: str
+    deliveries: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Prewarmed:
+    """The session exists without a turn yet (eve's bodyless create): it waits for its
+    first message."""
+
+    started: dict[str, Any]
+    token: str
 
 
 @attrs.frozen
@@ -110,6 +122,7 @@ class TurnBegan:
     """A follow-up was accepted and is being delivered to the harness."""
 
     message: str
+    deliveries: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -123,12 +136,14 @@ class Recorded:
 @attrs.frozen
 class TurnEnded:
     """The harness ended its turn. ``takes_turns``: its process stays and takes the next
-    one (the session waits); otherwise the process is about to exit."""
+    one (the session waits); otherwise the process is about to exit. ``cancelled``: the
+    client stopped it (``turn.cancelled``)."""
 
     failed: bool
     data: dict[str, Any]
     token: str
     takes_turns: bool
+    cancelled: bool = False
 
 
 @attrs.frozen
@@ -144,11 +159,13 @@ class InputRequested:
 @attrs.frozen
 class ProcessExited:
     """The harness's process exited (reaped). ``resumable``: a per-turn harness whose
-    conversation a next process can continue."""
+    conversation a next process can continue. ``cancelled``: the client stopped the
+    turn, so the exit ends the turn (``turn.cancelled``), not the session."""
 
     returncode: int
     resumable: bool
     token: str
+    cancelled: bool = False
 
 
 @attrs.frozen
@@ -171,6 +188,7 @@ class Aborted:
 
 Event = (
     Launched
+    | Prewarmed
     | TurnBegan
     | Recorded
     | TurnEnded
@@ -242,13 +260,20 @@ class SessionState:
             return [self._stamp(event.type, event.data)]
         if isinstance(event, Launched):
             self._require(self.phase is Phase.NEW, event)
-            return [(EntryType.SESSION_STARTED, event.started), *self._begin(event.message)]
+            begun = self._begin(event.message, event.deliveries)
+            return [(EntryType.SESSION_STARTED, event.started), *begun]
+        if isinstance(event, Prewarmed):
+            self._require(self.phase is Phase.NEW, event)
+            self.phase = Phase.IDLE
+            return [(EntryType.SESSION_STARTED, event.started), _waiting(event.token)]
         if isinstance(event, TurnBegan):
             self._require(self.phase in BETWEEN_TURNS, event)
-            return self._begin(event.message)
+            return self._begin(event.message, event.deliveries)
         if isinstance(event, TurnEnded):
             self._require(self.phase in _OPEN, event)
             kind = EntryType.TURN_FAILED if event.failed else EntryType.TURN_COMPLETED
+            if event.cancelled:
+                kind = EntryType.TURN_CANCELLED
             return self._end_turn(kind, event.data, event.token, event.takes_turns)
         if isinstance(event, InputRequested):
             self._require(self.phase in _OPEN, event)
@@ -287,10 +312,11 @@ class SessionState:
                 data["sequence"] = self.turns - 1
         return type_, data
 
-    def _begin(self, message: str) -> list[Entry]:
+    def _begin(self, message: str, deliveries: tuple[str, ...]) -> list[Entry]:
         self.turns += 1
         self.phase = Phase.TURN
-        entries = [self._stamp(EntryType.TURN_STARTED, None)]
+        started = {"deliveryIds": list(deliveries)} if deliveries else None
+        entries = [self._stamp(EntryType.TURN_STARTED, started)]
         if message:
             entries.append(self._stamp(EntryType.MESSAGE_RECEIVED, {"message": message}))
         return entries
@@ -324,6 +350,9 @@ class SessionState:
         phase = self.phase
         if phase in (Phase.KILLING_TURN, Phase.KILLING):
             return entries + self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, code)
+        if event.cancelled and event.resumable and phase is Phase.TURN:
+            self.phase = Phase.IDLE  # the client stopped the turn, not the session
+            return [*entries, self._stamp(EntryType.TURN_CANCELLED, {}), _waiting(event.token)]
         if event.resumable and phase is Phase.BUSY and code >= 0:
             self.phase = Phase.IDLE  # the turn was over: its exit code ends nothing
             return [*entries, _waiting(event.token)]

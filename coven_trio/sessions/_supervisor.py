@@ -176,6 +176,11 @@ class Supervisor:
             raise OSError("no live process")
         proc.resize(rows, cols)
 
+    def interrupt(self) -> None:
+        """SIGINT to the process group: a per-turn CLI's turn stops (eve's cancel)."""
+        if self.proc is not None and self.proc.alive():
+            self.proc.signal_group(signal.SIGINT)
+
     def request_stop(self) -> None:
         """Stop the process with the full escalation (now, or as soon as it exists)."""
         self._stop_requested = True

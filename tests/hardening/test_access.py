@@ -235,4 +235,4 @@ async def test_manifests_and_agents_others_could_have_written_are_not_loaded(
         transport = httpx.AsyncHTTPTransport(uds=str(daemon.socket_path))
         async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
             info = (await client.get("/eve/v1/info")).json()
-    assert info["agent"]["model"] == "claude"  # the default profile, not the planted one
+    assert info["agent"]["model"]["id"] == "claude"  # the default profile, not the planted one
