@@ -440,3 +440,79 @@ async def test_garbage_start_index_is_400_on_stream_and_websocket(
         assert response.status_code == 400, path
         assert response.json()["error"]["code"] == "invalid_start_index"
     await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+@pytest.fixture
+def coder(home: Path) -> Path:
+    """A codex agent profile (written before the daemon starts)."""
+    home.mkdir(mode=0o700)
+    (home / "agents.toml").write_text('[assistant]\nharness = "codex"\n')
+    return home
+
+
+async def send(client: httpx.AsyncClient, sid: str, message: str) -> httpx.Response:
+    """Today's client's send: no continuation token."""
+    return await client.post(f"{EVE}/session/{sid}", json={"message": message})
+
+
+async def test_cancel_stops_a_per_turn_process_and_the_session_goes_on(
+    coder: Path, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_short: Path
+) -> None:
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "slow")
+    monkeypatch.setenv("FAKE_DELAY", "2")
+    created = await create(client, message="take your time")
+    sid = created["sessionId"]
+    with trio.fail_after(10):  # until codex has started its turn
+        while "agent.start" not in (await client.get(f"/api/v1/events?sessionId={sid}")).text:
+            await trio.sleep(0.05)
+    cancelled = await client.post(f"{EVE}/session/{sid}/cancel", json={})
+    assert cancelled.json() == {"ok": True, "sessionId": sid, "status": "accepted"}
+    turn = types(await read_turn(client, sid))
+    assert turn[-3:] == ["exit", "turn.cancelled", "session.waiting"]
+    again = await client.post(f"{EVE}/session/{sid}/cancel", json={})
+    assert again.json() == {"ok": True, "status": "no_active_turn"}
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "normal")
+    assert (await send(client, sid, "after")).status_code == 200
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_clear_starts_a_fresh_thread_and_compact_is_refused_for_codex(
+    coder: Path,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_short: Path,
+    fakes_on_path: Path,
+) -> None:
+    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_short / "threads"))
+    created = await create(client, message="one")
+    sid = created["sessionId"]
+    await read_turn(client, sid)
+    compact = await client.post(f"{EVE}/session/{sid}/compact")
+    assert compact.status_code == 400 and compact.json()["code"] == "invalid_request"
+    assert "cannot compact" in compact.json()["error"]["message"]
+    cleared = await client.post(f"{EVE}/session/{sid}/clear")
+    assert cleared.json() == {"ok": True, "sessionId": sid, "status": "accepted"}
+    start = len(events(await read_turn(client, sid)))
+    response = await send(client, sid, "two")
+    assert response.status_code == 200 and response.json()["deliveryId"].startswith("dlv_")
+    turn = events(await read_turn(client, sid, start=start))
+    assert turn[0]["type"] == "context.cleared"
+    answer = next(e for e in turn if e["type"] == "message.appended")["data"]["content"]
+    assert answer == "Echo: two"  # not "remembering": a new thread
+    calls = [c["argv"] for c in argv_log(fakes_on_path)]
+    assert "resume" not in calls[-1]
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_prewarm_then_the_first_message_is_turn_0(
+    client: httpx.AsyncClient, fakes_on_path: Path
+) -> None:
+    created = await client.post(f"{EVE}/session")
+    assert created.status_code == 202
+    sid = created.json()["sessionId"]
+    assert types(await read_turn(client, sid)) == ["session.started", "session.waiting"]
+    assert (await send(client, sid, "hello")).status_code == 200
+    turn = events(await read_turn(client, sid, start=2))
+    assert turn[0]["data"]["turnId"] == "turn_0"
+    assert turn[0]["data"]["deliveryIds"][0].startswith("dlv_")
+    await client.post(f"/api/v1/sessions/{sid}/kill")
