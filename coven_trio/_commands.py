@@ -20,6 +20,7 @@ import trio
 
 from .client import Client, ClientError, DaemonUnreachable
 from .config import SOCKET_NAME
+from .render import terminal_text
 from .vocabulary import EntryType
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_STALE = 0, 1, 3, 4
@@ -162,15 +163,12 @@ def render(entry: dict[str, Any]) -> str | None:
     match kind:
         case EntryType.AGENT_CONTENT_DELTA:
             return str(data.get("text", ""))
-        case EntryType.OUTPUT:
+        case EntryType.OUTPUT if not data.get("rendered"):  # (a copy of the entries)
             return str(data.get("data", ""))
         case EntryType.MESSAGE_RECEIVED:
             return f"\n> {data.get('message', '')}\n"
-        case EntryType.ACTIONS_REQUESTED:
-            calls = ", ".join(a.get("toolName", "?") for a in data.get("actions", []))
-            return f"\n[tool: {calls}]\n"
-        case EntryType.ACTION_RESULT:
-            return f"[tool result: {data.get('status')}]\n"
+        case EntryType.ACTIONS_REQUESTED | EntryType.ACTION_RESULT:
+            return terminal_text(kind, data)
         case EntryType.INPUT_REQUESTED:
             prompts = "; ".join(r.get("prompt", "") for r in data.get("requests", []))
             return f"\n[input requested: {prompts}]\n"

@@ -1,5 +1,6 @@
 """``coven-trio`` command line: argument parsing only; the work is in ``daemon``
-(``serve``) and ``_commands`` (the client commands).
+(``serve``), ``_commands`` (the client commands for programs) and ``_terminal`` (the
+commands for a person: run, attach, sessions, doctor, daemon, completion).
 
 Exit codes: 0 success (a clean shutdown for ``serve``); 1 refused (``serve``: the home is
 unsafe, another daemon is live, the socket path is too long; client commands: the
@@ -20,7 +21,7 @@ from typing import Any
 
 import trio
 
-from . import _commands
+from . import _commands, _terminal
 from ._log import configure
 from ._version import __version__
 from .config import DEFAULT_EVE_MOUNT, Config, default_home
@@ -74,10 +75,33 @@ def _client_commands(commands: Any) -> None:
         sub.set_defaults(run=run)
         return sub
 
+    run = add("run", _terminal.run, "launch a session in this project and attach to it")
+    run.add_argument("harness", help="claude, codex, command, or a manifest id")
+    _launch_options(run)
+    run.add_argument("--detach", action="store_true", help="print the id instead of attaching")
+    run.add_argument("words", nargs=argparse.REMAINDER, help="the prompt (command: its argv)")
+    attach = add("attach", _terminal.attach, "a terminal session's screen, or a chat")
+    attach.add_argument("session")
+    add("doctor", _terminal.doctor, "check the home, the daemon and the agent CLIs")
+    daemon = add("daemon", _terminal.daemon, "the daemon in the background")
+    daemon.add_argument("action", choices=["start", "stop", "status", "restart", "install"])
+    completion = add("completion", _terminal.completion, "shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh", "fish"])
     add("health", _commands.health, "the daemon's health handshake")
     add("status", _commands.status, "is a daemon running on the home? (running/stale/unreachable)")
-    sessions = add("sessions", _commands.sessions, "list sessions, newest first")
+    sessions = add("sessions", _terminal.sessions, "the sessions, newest first")
+    sessions.add_argument("--live", action="store_true", help="only running and idle ones")
+    sessions.add_argument("--status", help="only these statuses (comma-separated)")
+    sessions.add_argument("--project", help="only sessions of this project folder")
     about = sessions.add_subparsers(dest="about")
+    show = about.add_parser("show", parents=[nested], help="a session's record and last events")
+    show.set_defaults(run=_terminal.show)
+    show.add_argument("session")
+    show.add_argument("--last", type=int, default=20, help="how many events (default 20)")
+    log_ = about.add_parser("log", parents=[nested], help="a session's transcript")
+    log_.set_defaults(run=_terminal.log)
+    log_.add_argument("session")
+    log_.add_argument("--svg", help="save the transcript, as the chat shows it, as an SVG")
     prune = about.add_parser("prune", parents=[nested], help="forget old ended sessions now")
     prune.set_defaults(run=_commands.prune)
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="default: the daemon's")
@@ -90,13 +114,7 @@ def _client_commands(commands: Any) -> None:
     archive.add_argument("-o", "--output", help="file (default: <session id>.ndjson)")
     launch = add("launch", _commands.launch, "launch a session; prints its id")
     launch.add_argument("--harness", required=True, help="claude, codex, command, or a manifest id")
-    launch.add_argument(
-        "--project-root", type=os.path.abspath, default=".", help="project folder (default: .)"
-    )
-    launch.add_argument("--cwd", help="working folder inside the project root")
-    launch.add_argument("--mode", choices=list(LaunchMode))
-    launch.add_argument("--model")
-    launch.add_argument("--title")
+    _launch_options(launch)
     launch.add_argument(
         "words", nargs=argparse.REMAINDER, help="the prompt (for `command`: the argv after --)"
     )
@@ -108,6 +126,39 @@ def _client_commands(commands: Any) -> None:
     send.add_argument("data")
     kill = add("kill", _commands.kill, "stop a session")
     kill.add_argument("session")
+
+
+def _launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """The API's launch options, as flags."""
+    root = parser.add_argument(
+        "--project-root", type=os.path.abspath, help="project folder (default: .)"
+    )
+    if defaults:
+        root.default = "."
+    parser.add_argument("--cwd", help="working folder inside the project root")
+    parser.add_argument("--mode", choices=list(LaunchMode))
+    parser.add_argument("--model")
+    parser.add_argument("--title")
+    parser.add_argument(
+        "--permission-mode",
+        choices=["default", "acceptEdits", "plan", "bypassPermissions", "ask"],
+        help="claude: ask = tool approvals come to you",
+    )
+    parser.add_argument("--sandbox", choices=["read-only", "workspace-write", "danger-full-access"])
+    parser.add_argument("--approval", choices=["untrusted", "on-failure", "on-request", "never"])
+
+
+def _options_after_the_harness(args: argparse.Namespace) -> None:
+    """``run claude --mode stream "fix it"``: options after the harness name are options
+    (argparse would take them as prompt words); after ``--``, everything is a word."""
+    words = list(args.words)
+    cut = words.index("--") if "--" in words else len(words)
+    late = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _launch_options(late, defaults=False)
+    late.add_argument("--detach", action="store_true")
+    late.add_argument("--json", action="store_true")
+    _, rest = late.parse_known_args(words[:cut], namespace=args)
+    args.words = rest + words[cut:]
 
 
 async def _watch_signals(daemon: Daemon, signals: AsyncIterator[int]) -> None:
@@ -139,7 +190,16 @@ async def _serve_until_signalled(config: Config) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        return _terminal.completion(args)
+    if args.command == "run":
+        _options_after_the_harness(args)
     if args.command != "serve":
         args.home = args.home or default_home()
         return _commands.run(args.run, args)

@@ -227,6 +227,7 @@ class Client:
         title: str | None = None,
         command: Sequence[str] | None = None,
         follow_ups: bool = False,
+        **options: str | None,
     ) -> JSON:
         # The daemon resolves paths in its own working folder: send ours, absolute.
         root = os.path.abspath(project_root)  # noqa: ASYNC240 - getcwd, no I/O wait
@@ -240,6 +241,7 @@ class Client:
             "title": title,
             "command": list(command) if command is not None else None,
             "followUps": True if follow_ups else None,
+            **options,  # permissionMode, sandbox, approval, …: as the API names them
         }
         result: JSON = await self.request(
             "POST", "/api/v1/sessions", {k: v for k, v in body.items() if v is not None}
@@ -264,6 +266,17 @@ class Client:
     async def send_input(self, session_id: str, data: str) -> JSON:
         target = f"/api/v1/sessions/{quote(session_id, safe='')}/input"
         result: JSON = await self.request("POST", target, {"data": data})
+        return result
+
+    async def resize(self, session_id: str, rows: int, cols: int) -> JSON:
+        target = f"/api/v1/sessions/{quote(session_id, safe='')}/resize"
+        result: JSON = await self.request("POST", target, {"rows": rows, "cols": cols})
+        return result
+
+    async def cancel_turn(self, session_id: str) -> JSON:
+        """Stop the running turn, not the session (``{status: accepted|no_active_turn}``)."""
+        target = f"{self.eve_mount}/session/{quote(session_id, safe='')}/cancel"
+        result: JSON = await self.request("POST", target, {})
         return result
 
     async def kill(self, session_id: str) -> JSON:

@@ -29,12 +29,12 @@ from ..errors import (
 from ..harness import Driver
 from ..journal import Journal
 from ..models import SessionRecord, unstructure
+from ..render import terminal_text
 from ..vocabulary import Entry, EntryType, FailureCode, LaunchMode
 from ._controls import Controls
 from ._delivery import Courier, Delivery
 from ._interaction import Answer, Interaction, TurnInput
 from ._record import session_record
-from ._render import terminal_text
 from ._state import (
     Aborted,
     Event,
@@ -185,7 +185,8 @@ class Session(Controls):
                 self._held.append((type_, data))
                 continue
             if self.renders and (text := terminal_text(type_, data)):
-                self.handle(Recorded(EntryType.OUTPUT, {"data": text}))
+                # marked, so views that show the structured entries skip the copy
+                self.handle(Recorded(EntryType.OUTPUT, {"data": text, "rendered": True}))
             if type_ in _TURN_ENDS:
                 if self.state.turn is TurnState.ACTIVE:
                     extra, failed, end = await self.interaction.outcome(
@@ -383,6 +384,7 @@ class Session(Controls):
         if input_body is not None:
             self.handle(Recorded(EntryType.INPUT, input_body))
         resolved = self.interaction.settle(answers)
+        self._cancelling = False  # a cancel was for the turn before
         self.interaction.rotate()
         self.interaction.begin(turn)
         self.handle(TurnBegan(turn.message, turn.deliveries))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..vocabulary import ActionStatus, EntryType
+from .vocabulary import ActionStatus, EntryType
 
 #: A tool call's input is shown up to this many characters.
 MAX_INPUT_CHARS = 160

@@ -1,0 +1,184 @@
+"""``coven-trio attach`` / ``run`` for a turn-based session (claude stream, a per-turn CLI):
+a chat in the terminal.
+
+The journal is followed from the start: the assistant's words render as they stream
+(markdown, with ``rich``), tool calls and their failures as short lines, questions
+(tool approvals, the agent's own questions) as numbered choices answered inline. When
+the session waits, the next message is read at a ``>`` prompt. ``Ctrl-C`` during a
+turn cancels that turn (the session goes on); at the prompt, ``Ctrl-C`` or ``Ctrl-D``
+leaves the chat and the session keeps running.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import trio
+
+from .client import Client
+from .render import terminal_text
+from .vocabulary import EntryType
+
+#: What the follower tells the chat loop.
+READY, ENDED = "ready", "ended"
+
+
+class Chat:
+    """One chat: a follower task renders the journal; the loop talks to the person."""
+
+    def __init__(self, client: Client, session_id: str, console: Any = None) -> None:
+        from rich.console import Console  # only the commands that draw load rich
+
+        self.client = client
+        self.session_id = session_id
+        self.console = console or Console(highlight=False)
+        self.text = ""
+        self.live: Any = None
+        self.questions: list[dict[str, Any]] = []
+        self.turn_running = False
+        self.sent: str | None = None
+        self.send_state, self.states = trio.open_memory_channel[str](16)
+
+    # --- rendering -----------------------------------------------------------------------
+
+    def _stream(self, delta: str) -> None:
+        from rich.live import Live
+        from rich.markdown import Markdown
+
+        self.text += delta
+        if self.live is None:
+            self.live = Live(console=self.console, auto_refresh=False, transient=False)
+            self.live.start()
+        self.live.update(Markdown(self.text), refresh=True)
+
+    def _end_message(self, content: str | None = None) -> None:
+        from rich.markdown import Markdown
+
+        if self.live is not None:
+            if content:
+                self.live.update(Markdown(content), refresh=True)
+            self.live.stop()
+        elif content:
+            self.console.print(Markdown(content))
+        self.live, self.text = None, ""
+
+    def show(self, entry: dict[str, Any]) -> str | None:
+        """Render one entry; READY or ENDED when the person's turn comes (or never)."""
+        kind, data = entry.get("type"), entry.get("data") or {}
+        if data.get("parentCallId"):
+            return None  # a subagent's inner work
+        if kind == EntryType.AGENT_CONTENT_DELTA:
+            self._stream(str(data.get("text", "")))
+        elif kind == EntryType.MESSAGE_APPENDED and data.get("role") == "assistant":
+            self._end_message(None if self.live else str(data.get("content", "")))
+        elif kind == EntryType.MESSAGE_RECEIVED:
+            self.turn_running = True
+            if data.get("message") != self.sent:  # replayed, or sent by someone else
+                self.console.print(f"[bold]> {data.get('message', '')}[/bold]")
+            self.sent = None
+        elif kind == EntryType.TURN_STARTED:
+            self.turn_running = True
+        elif kind == EntryType.INPUT_REQUESTED:
+            self.questions.extend(r for r in data.get("requests", []) if isinstance(r, dict))
+        elif kind == EntryType.INPUT_RESOLVED:
+            settled = {r.get("requestId") for r in data.get("resolutions", [])}
+            self.questions = [q for q in self.questions if q.get("requestId") not in settled]
+        elif kind in (EntryType.ACTIONS_REQUESTED, EntryType.ACTION_RESULT):
+            self._end_message()
+            if text := terminal_text(EntryType(kind), data):
+                self.console.print(text.rstrip("\n"), style="dim cyan", markup=False)
+        elif kind == EntryType.TURN_FAILED:
+            self._end_message()
+            self.console.print(f"error: {data.get('message', data.get('code'))}", style="red")
+        elif kind == EntryType.TURN_CANCELLED:
+            self._end_message()
+            self.console.print("(turn cancelled)", style="yellow")
+        elif kind == EntryType.OUTPUT and not data.get("rendered"):
+            self.console.out(str(data.get("data", "")), end="", highlight=False)
+        elif kind == EntryType.SESSION_WAITING:
+            self._end_message()
+            self.turn_running = False
+            return READY
+        elif kind in (EntryType.SESSION_COMPLETED, EntryType.SESSION_FAILED):
+            self._end_message()
+            self.turn_running = False
+            if kind == EntryType.SESSION_FAILED:
+                self.console.print(f"session ended: {data.get('message')}", style="red")
+            return ENDED
+        return None
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        async for entry in self.client.tail(self.session_id):
+            state = self.show(entry)
+            if state is not None:
+                await self.send_state.send(state)
+        await self.send_state.send(ENDED)
+
+    async def _ask(self, prompt: str) -> str | None:
+        try:
+            line: str = await trio.to_thread.run_sync(
+                self.console.input, prompt, abandon_on_cancel=True
+            )
+        except EOFError:
+            return None
+        return line
+
+    async def _answer(self) -> bool:
+        """Answer the open questions one by one; False if the person left."""
+        while self.questions:
+            request = self.questions.pop(0)
+            options = request.get("options") or []
+            self.console.print(f"[bold yellow]? {request.get('prompt', '')}[/bold yellow]")
+            for number, option in enumerate(options, 1):
+                self.console.print(f"  {number}. {option.get('label') or option.get('id')}")
+            reply = await self._ask("choose > ")
+            if reply is None:
+                return False
+            choice = reply.strip()
+            if choice.isdigit() and 1 <= int(choice) <= len(options):
+                picked = options[int(choice) - 1]
+                choice = str(picked.get("id") or picked.get("label"))
+            await self.client.send_input(self.session_id, choice)
+        return True
+
+    async def _interrupts(self, done: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGINT) as signals:
+            async for _ in signals:
+                if self.turn_running:
+                    await self.client.cancel_turn(self.session_id)
+                else:
+                    done.cancel()
+
+    async def run(self) -> str:
+        """Chat until the person leaves (``detached``) or the session ends (``ended``)."""
+        outcome = "detached"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._follow)
+            nursery.start_soon(self._interrupts, nursery.cancel_scope)
+            async for first in self.states:
+                state = first
+                while True:  # a replay queues many: only the latest counts
+                    try:
+                        state = self.states.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    if state == ENDED:
+                        break
+                if state == ENDED:
+                    outcome = "ended"
+                    break
+                if self.questions:
+                    if not await self._answer():
+                        break
+                    continue
+                line = await self._ask("> ")
+                if line is None:
+                    break
+                if line.strip():
+                    self.sent = line
+                    await self.client.send_input(self.session_id, line)
+            nursery.cancel_scope.cancel()
+        return outcome
