@@ -73,6 +73,19 @@ class Person:
         return pid
 
 
+def running_with(text: str) -> list[int]:
+    """Processes whose command line mentions ``text`` (the home: its daemon, its CLIs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 @pytest.fixture
 def person(request: pytest.FixtureRequest) -> Iterator[Person]:
     mode = getattr(request, "param", "normal")
@@ -87,10 +100,7 @@ def person(request: pytest.FixtureRequest) -> Iterator[Person]:
         assert stopped["stopped"] == started["pid"]
         with pytest.raises(ProcessLookupError):
             os.kill(started["pid"], 0)
-        leftovers = subprocess.run(
-            ["pgrep", "-f", str(person.home)], capture_output=True, text=True
-        ).stdout
-        assert leftovers == ""
+        assert running_with(str(person.home)) == []
 
 
 def test_daemon_start_status_stop(person: Person) -> None:
