@@ -1,5 +1,7 @@
-"""The client commands of the ``coven-trio`` CLI: each talks to the daemon through
-:class:`~coven_trio.client.Client` and prints for a person, or JSON with ``--json``.
+"""The client commands of the ``coven-trio`` CLI: each prints for a person, or JSON with
+``--json``. One-shot commands are plain functions over :mod:`coven_trio._wire` (no trio
+to import: they answer in tens of milliseconds); streaming ones are coroutines over
+:class:`~coven_trio.client.Client`, run by :func:`run` in ``trio.run``.
 
 Exit codes (also in the README): 0 success; 1 the daemon refused the request (its
 error envelope is printed); 2 usage error; 3 the daemon is not reachable; ``status``
@@ -13,15 +15,19 @@ import errno
 import json
 import os
 import sys
+import types
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-import trio
-
-from .client import Client, ClientError, DaemonUnreachable
-from .config import SOCKET_NAME
+from . import _wire
+from ._defaults import SOCKET_NAME
+from ._wire import ClientError, DaemonUnreachable
 from .render import terminal_text
 from .vocabulary import EntryType
+
+if TYPE_CHECKING:
+    from .client import Client
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_STALE = 0, 1, 3, 4
 
@@ -31,11 +37,22 @@ def _print_json(value: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> Client:
+    from .client import Client
+
     return Client(Path(args.home) / SOCKET_NAME, eve_mount=args.eve_mount)
 
 
-async def health(args: argparse.Namespace) -> int:
-    body = await _client(args).health()
+def call(args: argparse.Namespace, method: str, target: str, body: Any = None) -> Any:
+    """One blocking request to the daemon of ``args.home``."""
+    return _wire.request(Path(args.home) / SOCKET_NAME, method, target, body)
+
+
+def session_path(session_id: str, tail: str = "") -> str:
+    return f"/api/v1/sessions/{quote(session_id, safe='')}{tail}"
+
+
+def health(args: argparse.Namespace) -> int:
+    body = call(args, "GET", "/api/v1/health")
     if args.json:
         _print_json(body)
     else:
@@ -46,10 +63,10 @@ async def health(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def status(args: argparse.Namespace) -> int:
+def status(args: argparse.Namespace) -> int:
     path = Path(args.home) / SOCKET_NAME
     try:
-        body = await Client(path, timeout=5).health()
+        body = _wire.request(path, "GET", "/api/v1/health", timeout=5)
     except DaemonUnreachable:
         state, pid, code = ("stale" if path.exists() else "unreachable"), None, None
     else:
@@ -68,8 +85,8 @@ async def status(args: argparse.Namespace) -> int:
     return code
 
 
-async def sessions(args: argparse.Namespace) -> int:
-    records = await _client(args).sessions()
+def sessions(args: argparse.Namespace) -> int:
+    records = call(args, "GET", "/api/v1/sessions")
     if args.json:
         _print_json(records)
         return EXIT_OK
@@ -79,22 +96,26 @@ async def sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def launch(args: argparse.Namespace) -> int:
+def launch(args: argparse.Namespace) -> int:
     words = list(args.words)
     if words[:1] == ["--"]:
         words = words[1:]
     command = words if args.harness == "command" else None
     prompt = None if command is not None else " ".join(words)
-    record = await _client(args).launch(
-        project_root=args.project_root,
-        harness=args.harness,
-        prompt=prompt,
-        cwd=args.cwd,
-        launch_mode=args.mode,
-        model=args.model,
-        title=args.title,
-        command=command,
-    )
+    body = {
+        "projectRoot": args.project_root,
+        "harness": args.harness,
+        "prompt": prompt,
+        "cwd": args.cwd,
+        "launchMode": args.mode,
+        "model": args.model,
+        "title": args.title,
+        "command": command,
+        "permissionMode": args.permission_mode,
+        "sandbox": args.sandbox,
+        "approval": args.approval,
+    }
+    record = call(args, "POST", "/api/v1/sessions", {k: v for k, v in body.items() if v})
     if args.json:
         _print_json(record)
     else:
@@ -102,26 +123,25 @@ async def launch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def input_(args: argparse.Namespace) -> int:
-    result = await _client(args).send_input(args.session, args.data)
+def input_(args: argparse.Namespace) -> int:
+    result = call(args, "POST", session_path(args.session, "/input"), {"data": args.data})
     if args.json:
         _print_json(result)
     return EXIT_OK
 
 
-async def kill(args: argparse.Namespace) -> int:
-    result = await _client(args).kill(args.session)
+def kill(args: argparse.Namespace) -> int:
+    result = call(args, "POST", session_path(args.session, "/kill"))
     if args.json:
         _print_json(result)
     return EXIT_OK
 
 
-async def prune(args: argparse.Namespace) -> int:
+def prune(args: argparse.Namespace) -> int:
     """``sessions prune``: the daemon forgets old ended sessions from its store now."""
     action_args = {"olderThanDays": args.older_than, "maxBytes": args.max_bytes}
-    result = await _client(args).action(
-        "coven.store.prune", **{k: v for k, v in action_args.items() if v is not None}
-    )
+    given = {k: v for k, v in action_args.items() if v is not None}
+    result = call(args, "POST", "/api/v1/actions", {"action": "coven.store.prune", "args": given})
     pruned = result["event"]["payload"]
     if args.json:
         _print_json(pruned)
@@ -202,6 +222,12 @@ def run(command: Any, args: argparse.Namespace) -> int:
     """Run one client command; print errors for a person (or as JSON) and map them to
     exit codes."""
     try:
+        done = command(args)
+        if not isinstance(done, types.CoroutineType):
+            return int(done)
+        done.close()  # an async command runs on trio, which is imported only for it
+        import trio
+
         code: int = trio.run(command, args)
         return code
     except DaemonUnreachable as exc:

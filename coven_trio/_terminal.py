@@ -10,12 +10,24 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from . import _daemonctl, _doctor
-from ._commands import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, _client, _print_json, render
-from .client import Client, ClientError
-from .config import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
+from ._commands import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
+    _client,
+    _print_json,
+    call,
+    render,
+    session_path,
+)
+from ._defaults import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
+from ._wire import ClientError
+
+if TYPE_CHECKING:
+    from .client import Client
 
 #: Launch modes that are a terminal (attach), not a chat.
 _TERMINAL_MODES = ("interactive",)
@@ -99,15 +111,15 @@ def _age(created: str) -> str:
     return f"{int(seconds)}s"
 
 
-async def sessions(args: argparse.Namespace) -> int:
+def sessions(args: argparse.Namespace) -> int:
     """The sessions, newest first, filtered (``--live``, ``--status``, ``--project``)."""
-    records = await _client(args).sessions()
+    records = call(args, "GET", "/api/v1/sessions")
     if args.live:
         records = [r for r in records if r["status"] in _LIVE]
     if args.status:
         records = [r for r in records if r["status"] in args.status.split(",")]
     if args.project:
-        root = os.path.abspath(args.project)  # noqa: ASYNC240 - getcwd, no I/O wait
+        root = os.path.abspath(args.project)
         records = [r for r in records if r["project_root"] == root]
     if args.json:
         _print_json(records)
@@ -125,12 +137,16 @@ async def sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def show(args: argparse.Namespace) -> int:
+def _events(args: argparse.Namespace, session_id: str, after: int, limit: int) -> Any:
+    target = f"/api/v1/events?sessionId={quote(session_id)}&afterSeq={after}&limit={limit}"
+    return call(args, "GET", target)
+
+
+def show(args: argparse.Namespace) -> int:
     """A session's record and its last events."""
-    client = _client(args)
-    record = await client.session(args.session)
+    record = call(args, "GET", session_path(args.session))
     count = int(record.get("event_count", 0))
-    page = await client.events(args.session, after_seq=max(0, count - args.last))
+    page = _events(args, args.session, max(0, count - args.last), max(1, args.last))
     if args.json:
         _print_json({"session": record, "events": page["events"]})
         return EXIT_OK
@@ -144,11 +160,11 @@ async def show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def log(args: argparse.Namespace) -> int:
+def log(args: argparse.Namespace) -> int:
     """The whole transcript as a person reads it (through a pager on a terminal)."""
-    client, parts, after = _client(args), [], 0
+    parts, after = [], 0
     while True:  # up to now (a live session's later entries: `coven-trio tail`)
-        page = await client.events(args.session, after_seq=after, limit=1000)
+        page = _events(args, args.session, after, 1000)
         for event in page["events"]:
             entry = {"type": event["kind"], "data": json.loads(event["payload_json"])}
             if args.json:
@@ -159,7 +175,9 @@ async def log(args: argparse.Namespace) -> int:
             break
         after = page["nextCursor"]["afterSeq"]
     if args.svg:
-        return await _svg(client, args.session, args.svg)
+        import trio
+
+        return trio.run(_svg, _client(args), args.session, args.svg)
     text = "".join(parts)
     if not args.json and sys.stdout.isatty():
         console = _console()
@@ -187,12 +205,14 @@ async def _svg(client: Client, session_id: str, path: str) -> int:
     return EXIT_OK
 
 
-async def doctor(args: argparse.Namespace) -> int:
+def doctor(args: argparse.Namespace) -> int:
+    from . import _doctor
+
     home = Path(args.home)
     health = None
     if len(os.fsencode(home / SOCKET_NAME)) <= MAX_SOCKET_PATH_BYTES:
         try:
-            health = await _client(args).health()
+            health = call(args, "GET", "/api/v1/health")
         except ClientError:
             health = None
     checks = _doctor.diagnose(home, health)
@@ -210,6 +230,8 @@ async def doctor(args: argparse.Namespace) -> int:
 
 
 async def daemon(args: argparse.Namespace) -> int:
+    from . import _daemonctl
+
     home = Path(args.home)
     action = args.action
     result: dict[str, Any] = {"action": action, "home": str(home)}

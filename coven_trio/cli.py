@@ -11,25 +11,39 @@ a stale socket.
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-
-from . import _commands, _terminal
-from ._log import configure
+from ._defaults import DEFAULT_EVE_MOUNT, default_home
 from ._version import __version__
-from .config import DEFAULT_EVE_MOUNT, Config, default_home
-from .daemon import Daemon, serve
-from .errors import StartupError
 from .vocabulary import LaunchMode
 
-log = logging.getLogger("coven_trio.cli")
+if TYPE_CHECKING:
+    from logging import Logger
+
+    from .config import Config
+    from .daemon import Daemon
+
+
+def _log() -> Logger:
+    import logging  # only the daemon logs; a client command does not import logging
+
+    return logging.getLogger("coven_trio.cli")
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], Any]:
+    """``"_commands:health"`` → the function, its module imported only now: a command
+    loads what it uses (``status`` never imports trio or the daemon)."""
+    module, _, function = name.partition(":")
+    run: Callable[[argparse.Namespace], Any] = getattr(
+        importlib.import_module(f"coven_trio.{module}"), function
+    )
+    return run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,56 +89,58 @@ def _client_commands(commands: Any) -> None:
         sub.set_defaults(run=run)
         return sub
 
-    run = add("run", _terminal.run, "launch a session in this project and attach to it")
+    run = add("run", "_terminal:run", "launch a session in this project and attach to it")
     run.add_argument("harness", help="claude, codex, command, or a manifest id")
     _launch_options(run)
     run.add_argument("--detach", action="store_true", help="print the id instead of attaching")
     run.add_argument("words", nargs=argparse.REMAINDER, help="the prompt (command: its argv)")
-    attach = add("attach", _terminal.attach, "a terminal session's screen, or a chat")
+    attach = add("attach", "_terminal:attach", "a terminal session's screen, or a chat")
     attach.add_argument("session")
-    add("doctor", _terminal.doctor, "check the home, the daemon and the agent CLIs")
-    daemon = add("daemon", _terminal.daemon, "the daemon in the background")
+    add("doctor", "_terminal:doctor", "check the home, the daemon and the agent CLIs")
+    daemon = add("daemon", "_terminal:daemon", "the daemon in the background")
     daemon.add_argument("action", choices=["start", "stop", "status", "restart", "install"])
-    completion = add("completion", _terminal.completion, "shell completion script")
+    completion = add("completion", "_terminal:completion", "shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh", "fish"])
-    add("health", _commands.health, "the daemon's health handshake")
-    add("status", _commands.status, "is a daemon running on the home? (running/stale/unreachable)")
-    sessions = add("sessions", _terminal.sessions, "the sessions, newest first")
+    add("health", "_commands:health", "the daemon's health handshake")
+    add(
+        "status", "_commands:status", "is a daemon running on the home? (running/stale/unreachable)"
+    )
+    sessions = add("sessions", "_terminal:sessions", "the sessions, newest first")
     sessions.add_argument("--live", action="store_true", help="only running and idle ones")
     sessions.add_argument("--status", help="only these statuses (comma-separated)")
     sessions.add_argument("--project", help="only sessions of this project folder")
     about = sessions.add_subparsers(dest="about")
     show = about.add_parser("show", parents=[nested], help="a session's record and last events")
-    show.set_defaults(run=_terminal.show)
+    show.set_defaults(run="_terminal:show")
     show.add_argument("session")
     show.add_argument("--last", type=int, default=20, help="how many events (default 20)")
     log_ = about.add_parser("log", parents=[nested], help="a session's transcript")
-    log_.set_defaults(run=_terminal.log)
+    log_.set_defaults(run="_terminal:log")
     log_.add_argument("session")
     log_.add_argument("--svg", help="save the transcript, as the chat shows it, as an SVG")
     prune = about.add_parser("prune", parents=[nested], help="forget old ended sessions now")
-    prune.set_defaults(run=_commands.prune)
+    prune.set_defaults(run="_commands:prune")
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="default: the daemon's")
     prune.add_argument("--max-bytes", type=int, help="default: the daemon's")
     archive = about.add_parser(
         "archive", parents=[nested], help="write a session (record and journal) to a file"
     )
-    archive.set_defaults(run=_commands.archive)
+    archive.set_defaults(run="_commands:archive")
     archive.add_argument("session")
     archive.add_argument("-o", "--output", help="file (default: <session id>.ndjson)")
-    launch = add("launch", _commands.launch, "launch a session; prints its id")
+    launch = add("launch", "_commands:launch", "launch a session; prints its id")
     launch.add_argument("--harness", required=True, help="claude, codex, command, or a manifest id")
     _launch_options(launch)
     launch.add_argument(
         "words", nargs=argparse.REMAINDER, help="the prompt (for `command`: the argv after --)"
     )
-    tail = add("tail", _commands.tail, "follow a session's journal (replay, then live)")
+    tail = add("tail", "_commands:tail", "follow a session's journal (replay, then live)")
     tail.add_argument("session")
     tail.add_argument("--from", dest="start", type=int, default=0, help="first index (default 0)")
-    send = add("input", _commands.input_, "send input (the next message, or raw bytes)")
+    send = add("input", "_commands:input_", "send input (the next message, or raw bytes)")
     send.add_argument("session")
     send.add_argument("data")
-    kill = add("kill", _commands.kill, "stop a session")
+    kill = add("kill", "_commands:kill", "stop a session")
     kill.add_argument("session")
 
 
@@ -167,14 +183,18 @@ async def _watch_signals(daemon: Daemon, signals: AsyncIterator[int]) -> None:
     async for signum in signals:
         count += 1
         if count == 1:
-            log.info("received %s; shutting down gracefully", signal.Signals(signum).name)
+            _log().info("received %s; shutting down gracefully", signal.Signals(signum).name)
             daemon.shutdown()
         else:
-            log.warning("received %s again; stopping now", signal.Signals(signum).name)
+            _log().warning("received %s again; stopping now", signal.Signals(signum).name)
             daemon.force_stop()
 
 
 async def _serve_until_signalled(config: Config) -> None:
+    import trio
+
+    from .daemon import serve
+
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             daemon: Daemon = await nursery.start(serve, config)
@@ -197,12 +217,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     if args.command == "completion":
-        return _terminal.completion(args)
+        done: int = _command("_terminal:completion")(args)
+        return done
     if args.command == "run":
         _options_after_the_harness(args)
     if args.command != "serve":
         args.home = args.home or default_home()
-        return _commands.run(args.run, args)
+        from . import _commands
+
+        return _commands.run(_command(args.run), args)
+    import trio
+
+    from ._log import configure
+    from .config import Config
+    from .errors import StartupError
+
     configure(args.log_level, args.log_format)
     try:
         config = Config(

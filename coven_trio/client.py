@@ -21,59 +21,19 @@ from urllib.parse import quote, urlencode
 import h11
 import trio
 
+from ._wire import (
+    JSON,
+    BadResponse,
+    ClientError,
+    ClientTimeout,
+    DaemonUnreachable,
+    decode_answer,
+    encode_request,
+    error_of,
+)
+from ._wire import next_event as _next
 from .config import DEFAULT_EVE_MOUNT, SOCKET_NAME, default_home
 from .vocabulary import LIVE_STATUSES, TERMINAL
-
-JSON = dict[str, Any]
-
-
-class ClientError(Exception):
-    """The daemon answered with an error envelope (or could not be reached)."""
-
-    def __init__(self, status: int, code: str, message: str, details: JSON | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-
-
-class DaemonUnreachable(ClientError):
-    """Nothing answers on the socket (no daemon, or a stale socket file)."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(0, "unreachable", f"cannot reach the daemon at {path}: {reason}")
-        self.path = path
-
-
-class ClientTimeout(ClientError):
-    """The daemon accepted the connection but did not answer within the timeout."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(0, "timeout", f"no answer from the daemon within {timeout:g} s")
-
-
-class BadResponse(ClientError):
-    """What came back is not HTTP we can read (not a coven-trio daemon?)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(0, "bad_response", f"unreadable answer from the daemon: {reason}")
-
-
-def _next(conn: h11.Connection) -> Any:
-    """h11's next event, its protocol errors as :class:`BadResponse`."""
-    try:
-        return conn.next_event()
-    except h11.ProtocolError as exc:
-        raise BadResponse(str(exc)) from None
-
-
-def _error(status: int, body: bytes) -> ClientError:
-    try:
-        envelope = json.loads(body)["error"]
-        return ClientError(status, envelope["code"], envelope["message"], envelope.get("details"))
-    except (ValueError, KeyError, TypeError):
-        return ClientError(status, "http_error", body.decode("utf-8", "replace")[:500])
 
 
 class _Response:
@@ -146,18 +106,7 @@ class Client:
             raise DaemonUnreachable(self.socket_path, exc.strerror or str(exc)) from None
         try:
             conn = h11.Connection(h11.CLIENT)
-            payload = b"" if body is None else json.dumps(body).encode()
-            head = [("host", "coven"), ("connection", "close"), *headers]
-            if body is not None:
-                head += [
-                    ("content-type", "application/json"),
-                    ("content-length", str(len(payload))),
-                ]
-            data = conn.send(h11.Request(method=method, target=target, headers=head))
-            if payload:
-                data += conn.send(h11.Data(data=payload))
-            data += conn.send(h11.EndOfMessage())
-            await stream.send_all(data)
+            await stream.send_all(encode_request(conn, method, target, body, headers))
             while True:
                 event = _next(conn)
                 if event is h11.NEED_DATA:
@@ -181,12 +130,7 @@ class Client:
             raise ClientTimeout(self.timeout) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise BadResponse(f"connection lost ({exc})") from None
-        if response.status >= 400:
-            raise _error(response.status, data)
-        try:
-            return json.loads(data) if data else None
-        except ValueError:
-            raise BadResponse("the body is not JSON") from None
+        return decode_answer(response.status, data)
 
     # --- /api/v1 -------------------------------------------------------------------------
 
@@ -363,7 +307,7 @@ class Client:
                 response = await self._open("GET", f"{target}?startIndex={next_index}")
                 async with response.stream:
                     if response.status >= 400:
-                        raise _error(response.status, await response.read())
+                        raise error_of(response.status, await response.read())
                     async for line in response.lines():
                         try:
                             entry: JSON = json.loads(line)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from ._defaults import DEFAULT_EVE_MOUNT as DEFAULT_EVE_MOUNT
+from ._defaults import MAX_SOCKET_PATH_BYTES as MAX_SOCKET_PATH_BYTES
+from ._defaults import SOCKET_NAME as SOCKET_NAME
+from ._defaults import default_home as default_home
 
 if TYPE_CHECKING:
     from .store import Store
@@ -85,14 +89,10 @@ STORE_QUEUE_BYTES = 64 * 1024 * 1024
 #: How often the store is pruned.
 STORE_PRUNE_INTERVAL = 3600.0
 
-DEFAULT_EVE_MOUNT = "/eve/v1"
 #: An idle eve stream gets a blank line this often, so proxies and clients see it alive
 #: (eve #2527); blank lines are skipped by eve's client and do not move its cursor.
 #: Today's client reconnects after 15 s of silence: 5 s leaves it two chances to spare.
 EVE_HEARTBEAT = 5.0
-SOCKET_NAME = "coven.sock"
-#: Linux ``sun_path`` is 108 bytes including the trailing NUL.
-MAX_SOCKET_PATH_BYTES = 107
 
 
 _MOUNT = re.compile(r"(/[A-Za-z0-9._~-]+)+")
@@ -113,14 +113,6 @@ def normalize_mount(value: str) -> str:
 def _store_kind(instance: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, str) and value not in ("sqlite", "memory"):
         raise ValueError(f"store must be `sqlite` or `memory`, got {value!r}")
-
-
-def default_home() -> Path:
-    """``$COVEN_HOME`` if set and non-empty, else ``~/.coven`` (the Rust daemon's rule)."""
-    env = os.environ.get("COVEN_HOME", "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".coven"
 
 
 @attrs.define(kw_only=True)

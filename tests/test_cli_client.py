@@ -129,3 +129,21 @@ async def test_sessions_archive_and_prune(daemon: Daemon, tmp_short: Path) -> No
     assert pruned["sessions"] == 1
     _, human, _ = await cli(home, "sessions", "prune")
     assert human.startswith("pruned 0 sessions")
+
+
+async def test_one_shot_commands_load_neither_trio_nor_the_daemon(daemon: Daemon) -> None:
+    """``status``/``sessions``/``health`` answer with a plain socket: the ~250 ms of
+    importing trio and the daemon is not paid by a person typing a command."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from coven_trio import cli\n"
+        "for command in ('status', 'sessions', 'health'):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        assert cli.main([command, '--home', {str(daemon.config.home)!r}]) == 0\n"
+        "print(sorted(m for m in ('trio', 'coven_trio.daemon', 'cattrs') if m in sys.modules))\n"
+    )
+    result = await trio.run_process(
+        [sys.executable, "-c", probe], capture_stdout=True, capture_stderr=True, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == "[]"

@@ -13,10 +13,9 @@ front of the stream (``http.Upgrade``), since trio-websocket parses the upgrade 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
-import trio_websocket
 
 from .. import models
 from .._json import JsonRejected, dumps, loads_request
@@ -28,6 +27,9 @@ from ._context import ApiContext
 from ._params import input_data, start_index
 from ._tail import eve_lines, tail
 
+if TYPE_CHECKING:
+    import trio_websocket
+
 #: Incoming messages are small commands; 4 MiB matches the HTTP body limit.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -35,6 +37,8 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 async def _receive_commands(
     ws: trio_websocket.WebSocketConnection, session: Session | Historical
 ) -> None:
+    import trio_websocket
+
     while True:
         try:
             message = await ws.get_message()
@@ -69,6 +73,10 @@ def _upgrade(
     session: Session | Historical, journal: Journal, start: int, send_timeout: float
 ) -> Upgrade:
     async def run(stream: trio.abc.Stream) -> None:
+        # Imported on the first WebSocket: ~25 ms (wsproto, importlib.metadata) that a
+        # daemon nobody opens a WebSocket to never pays at startup.
+        import trio_websocket
+
         async with trio.open_nursery() as nursery:
             request = await trio_websocket.wrap_server_stream(
                 nursery, stream, max_message_size=MAX_MESSAGE_BYTES
