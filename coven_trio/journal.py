@@ -5,7 +5,9 @@ Each entry is encoded exactly once, at append, as its eve line
 ``array('Q')`` holds where each line ends. A replay is one slice of the arena, however
 many entries it spans. The coven view (EventRecord) is cut from the same bytes: ``type``,
 ``data`` and ``at`` sit at offsets fixed by the line's layout, so no entry is ever parsed
-or re-encoded to be read.
+or re-encoded to be read. Coven followers and event pages read a second arena of
+EventRecord lines, built from the first on the first coven read and extended as entries
+land: each record is made once, however many clients read it.
 
 Readers keep their own cursor (an index). ``append`` wakes every parked reader through
 one ``trio.Event`` per journal, so a reader that fell behind takes everything available
@@ -138,6 +140,9 @@ class Journal:
         self.budget = budget
         self._arena = bytearray()
         self._ends = array("Q")
+        #: The coven view (EventRecord NDJSON lines), made on first use.
+        self._records = bytearray()
+        self._record_ends = array("Q")
         self._wakeup: trio.Event | None = None
         self.closed = False
         self.dropped_bytes = 0
@@ -196,7 +201,7 @@ class Journal:
     def release(self) -> None:
         """The journal is forgotten: give its bytes back to the budget."""
         if self.budget is not None:
-            self.budget.used -= len(self._arena)
+            self.budget.used -= len(self._arena) + len(self._records)
             self.budget = None
 
     def _write(self, type_: EntryType, encoded: bytes) -> int:
@@ -260,6 +265,57 @@ class Journal:
         # The last entry that ends within the budget (at least one entry).
         end_index = max(start + 1, bisect_right(self._ends, begin + max_bytes, start, count))
         return bytes(self._arena[begin : self._ends[end_index - 1]]), end_index
+
+    def read_records(
+        self, start: int, max_bytes: int = 1 << 20, max_entries: int | None = None
+    ) -> tuple[bytes, int]:
+        """Coven EventRecords as NDJSON lines from ``start``, like :meth:`read_lines`
+        (and at most ``max_entries`` of them). Made once and kept while the memory
+        budget has room for them; past it, made for this read only."""
+        count = len(self._ends)
+        if start >= count:
+            return b"", start
+        stop = count if max_entries is None else min(count, start + max(1, max_entries))
+        if not self._extend_records(count):
+            chunk = bytearray()
+            index = start
+            while index < stop:
+                record = self.event_record(index) + b"\n"
+                if chunk and len(chunk) + len(record) > max_bytes:
+                    break
+                chunk += record
+                index += 1
+            return bytes(chunk), index
+        ends = self._record_ends
+        begin = ends[start - 1] if start > 0 else 0
+        end_index = max(start + 1, bisect_right(ends, begin + max_bytes, start, stop))
+        return bytes(self._records[begin : ends[end_index - 1]]), end_index
+
+    def drop_records(self) -> None:
+        """Free the coven view (memory is short); the next coven read remakes it."""
+        if self.budget is not None:
+            self.budget.used -= len(self._records)
+        self._records = bytearray()
+        self._record_ends = array("Q")
+
+    def _extend_records(self, count: int) -> bool:
+        """Make and keep the records of entries up to ``count``; False (nothing kept)
+        when they would not fit the memory budget (records run ~1.2x the lines)."""
+        made = len(self._record_ends)
+        if made == count:
+            return True
+        if self.budget is not None:
+            need = (self._ends[count - 1] - self._start(made)) * 5 // 4
+            if self.budget.used + need > self.budget.limit:
+                return False
+        before = len(self._records)
+        for index in range(made, count):
+            self._records += self.event_record(index)
+            self._records += b"\n"
+            self._record_ends.append(len(self._records))
+        if self.budget is not None:
+            self.budget.used += len(self._records) - before
+        return True
 
     def line(self, index: int) -> bytes:
         return bytes(self._arena[self._start(index) : self._ends[index]])

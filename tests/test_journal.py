@@ -7,7 +7,7 @@ import json
 import pytest
 import trio
 
-from coven_trio.journal import Journal, JournalClosed
+from coven_trio.journal import Journal, JournalClosed, MemoryBudget
 
 
 def test_lines_and_records_share_one_encoding() -> None:
@@ -31,6 +31,39 @@ def test_lines_and_records_share_one_encoding() -> None:
         "created_at": first["meta"]["at"],
     }
     assert json.loads(journal.event_record(1))["payload_json"] == "{}"
+
+
+def _records_one_by_one(journal: Journal, start: int, stop: int) -> bytes:
+    return b"".join(journal.event_record(i) + b"\n" for i in range(start, stop))
+
+
+def test_coven_records_are_made_once_and_read_as_the_entries_land() -> None:
+    budget = MemoryBudget(limit=1 << 30)
+    journal = Journal("ses_r", max_bytes=1 << 20, budget=budget)
+    for i in range(50):
+        journal.append("output", {"data": f'line {i} "quoted"'})
+    used = budget.used
+    chunk, after = journal.read_records(0)
+    assert after == 50 and chunk == _records_one_by_one(journal, 0, 50)
+    assert budget.used > used  # the kept records count against the memory budget
+    journal.append("session.completed")  # a later read extends what was made
+    assert journal.read_records(48) == (_records_one_by_one(journal, 48, 51), 51)
+    assert journal.read_records(10, max_entries=3) == (_records_one_by_one(journal, 10, 13), 13)
+    first = journal.read_records(0, max_bytes=300)
+    assert first[1] < 51 and first[0] == _records_one_by_one(journal, 0, first[1])
+    journal.drop_records()
+    assert budget.used == used + len(journal.line(50))  # only the lines are held now
+
+
+def test_coven_records_are_made_per_read_when_memory_is_short() -> None:
+    budget = MemoryBudget(limit=8_000)
+    journal = Journal("ses_s", max_bytes=1 << 20, budget=budget)
+    for i in range(60):  # ~4 KiB of lines: records would not fit beside them
+        journal.append("output", {"data": f"x{i:04}" * 8})
+    held = budget.used
+    chunk, after = journal.read_records(5, max_bytes=1000)
+    assert 5 < after < 60 and chunk == _records_one_by_one(journal, 5, after)
+    assert len(chunk) <= 1000 and budget.used == held  # nothing was kept
 
 
 def test_read_lines_batches_by_bytes() -> None:

@@ -23,13 +23,7 @@ def eve_lines(journal: Journal, index: int) -> tuple[bytes, int]:
 
 def event_records(journal: Journal, index: int) -> tuple[bytes, int]:
     """Coven EventRecords as NDJSON lines."""
-    chunk = bytearray()
-    end = len(journal)
-    while index < end and len(chunk) < BATCH_BYTES:
-        chunk += journal.event_record(index)
-        chunk += b"\n"
-        index += 1
-    return bytes(chunk), index
+    return journal.read_records(index, BATCH_BYTES)
 
 
 async def tail(

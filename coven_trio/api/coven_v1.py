@@ -330,26 +330,17 @@ def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
     count = len(journal)
     wanted = count - start if limit is None else max(1, min(limit, 1000))
     budget = MAX_EVENTS_RESPONSE_BYTES - 64
-    records: list[bytes] = []
-    size = 0
-    index = start
-    while index < count and len(records) < wanted:
-        record = journal.event_record(index)
-        if size + len(record) + 1 > budget:
-            if not records:
-                raise EventResponseTooLarge(
-                    "The next event is too large for the daemon transport response limit.",
-                    details={"eventId": f"{journal.session_id}:{index}", "seq": index + 1},
-                )
-            break
-        records.append(record)
-        size += len(record) + 1
-        index += 1
+    records, index = journal.read_records(start, budget, wanted)
+    if len(records) > budget:  # one entry, too large on its own
+        raise EventResponseTooLarge(
+            "The next event is too large for the daemon transport response limit.",
+            details={"eventId": f"{journal.session_id}:{start}", "seq": start + 1},
+        )
     has_more = index < count and bool(records)
     cursor = b'{"afterSeq":%d}' % index if records else b"null"
     return (
         b'{"events":['
-        + b",".join(records)
+        + records[:-1].replace(b"\n", b",")  # records hold no raw newline (JSON)
         + b'],"nextCursor":'
         + cursor
         + b',"hasMore":'
