@@ -44,6 +44,10 @@ class TurnState(StrEnum):
 class Phase(Enum):
     """The session's state: finer than :class:`SessionStatus`, one value at a time."""
 
+    # Members are singletons compared by identity: hash them so, in C (Enum's own
+    # __hash__ is Python code, and the phase is looked up several times per entry).
+    __hash__ = object.__hash__
+
     NEW = "new"  #: built, nothing journaled yet
     TURN = "turn"  #: a turn is running
     BUSY = "busy"  #: the turn ended, its per-turn process is still exiting
