@@ -8,7 +8,7 @@ import platform
 import time
 from typing import Any
 
-from . import journal_benches, request_rate
+from . import journal_benches, people, request_rate
 
 GOALS = {
     "coven-trio / trio+h11 (bare), 32 conn": ("≥", 1.0),
@@ -47,6 +47,8 @@ def _value(row: dict[str, Any]) -> str:
         extra.append(f"{row['mb_s']:.0f} MB/s")
     if "p50_ms" in row:
         extra.append(f"p50 {row['p50_ms']:.2f} ms")
+    if "min" in row:
+        extra.append(f"min-max {row['min']:,.0f}-{row['max']:,.0f}")
     return f"{text} {unit}" + (f" ({'; '.join(extra)})" if extra else "")
 
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; correctness only")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    rows = request_rate.run(args.smoke) + journal_benches.run(args.smoke)
+    rows = request_rate.run(args.smoke) + journal_benches.run(args.smoke) + people.run(args.smoke)
     elapsed = time.monotonic() - start
     print(table(rows))
     print(

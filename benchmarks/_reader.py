@@ -55,10 +55,12 @@ def main() -> None:
                 open_count -= 1
                 continue
             received[i] += len(data)
-            # Count entries by their one "streamIndex" key (HTTP framing has newlines too);
-            # keep a short tail so a key split across reads is still seen once.
+            # Count entries by their one "streamIndex" key (eve) or leading "seq" key
+            # (coven; HTTP framing has newlines too); keep a short tail so a key split
+            # across reads is still seen once.
             joined = carry[i] + data
-            entries[i] += joined.count(b'"streamIndex":')
+            for key in (b'"streamIndex":', b'{"seq":'):  # not twice for a key in the tail
+                entries[i] += joined.count(key) - carry[i].count(key)
             carry[i] = joined[-13:]
             if latency:
                 now = time.time_ns()

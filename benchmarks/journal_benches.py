@@ -63,6 +63,13 @@ async def replay(daemon: Daemon, root: Path, entries: int) -> list[dict[str, Any
     await _close(daemon, sid)
     ours = await _reader(daemon.socket_path, 1, _stream_request(daemon, sid))
     assert ours["entries"][0] == len(journal), "replay lost entries"
+    # The coven view of the same entries: the first reader makes the records, the
+    # next ones read them as made.
+    coven = [
+        await _reader(daemon.socket_path, 1, _stream_request(daemon, sid, "coven"))
+        for _ in range(2)
+    ]
+    assert all(c["entries"][0] == len(journal) for c in coven), "coven replay lost entries"
     # The limit: the same bytes through a plain send_all loop on a Unix socket.
     data = journal.read_lines(0, 1 << 40)[0]
     raw_path = root / "raw.sock"
@@ -102,6 +109,23 @@ async def replay(daemon: Daemon, root: Path, entries: int) -> list[dict[str, Any
             "case": "coven-trio / send_all",
             "value": raw_s / ours_s,
             "goal": 0.5,
+        },
+        {
+            "bench": "replay ratio",
+            "case": "/api/v1 follow=1 / eve stream, first reader (records made)",
+            "value": ours_s / (coven[0]["end"] - coven[0]["start"]),
+        },
+        {
+            "bench": "replay ratio",
+            "case": "/api/v1 follow=1 / eve stream, later readers (entries/s)",
+            "value": ours_s / (coven[1]["end"] - coven[1]["start"]),
+            "goal_min": 0.95,
+        },
+        {
+            "bench": "replay ratio",
+            "case": "/api/v1 follow=1 / eve stream, later readers (bytes/s)",
+            "value": (coven[1]["bytes"][0] / (coven[1]["end"] - coven[1]["start"]))
+            / (ours["bytes"][0] / ours_s),
         },
     ]
 

@@ -70,6 +70,8 @@ async def _bare_connection(stream: trio.SocketStream, body: bytes) -> None:
                 out = conn.send(h11.Response(status_code=200, headers=headers, reason=b"OK"))
                 out += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
                 await stream.send_all(out)
+                if conn.our_state is h11.MUST_CLOSE:  # the client said connection: close
+                    return
                 conn.start_next_cycle()
 
 
