@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode
-from ._driver import parse_json_line
+from ._driver import parse_json_line, text_entries
 
 #: Tool names remembered per session (tool calls can be answered in a later turn).
 MAX_TOOLS = 10_000
@@ -72,8 +72,7 @@ class ClaudeEvents:
     def translate(self, line: bytes) -> list[Entry]:
         msg = parse_json_line(line)
         if msg is None:
-            text = line.decode("utf-8", "replace")
-            return [(EntryType.OUTPUT, {"data": text + "\n"})] if text.strip() else []
+            return text_entries(line)
         kind = msg.get("type")
         if kind == "system":
             return self._system(msg)

@@ -52,6 +52,13 @@ def user_line(text: str) -> bytes:
 parse_json_line = loads_line
 
 
+def text_entries(line: bytes) -> list[Entry]:
+    """A structured harness's line that is not JSON: its text as ``output`` (blank
+    lines dropped)."""
+    text = line.decode("utf-8", "replace")
+    return [(EntryType.OUTPUT, {"data": text + "\n"})] if text.strip() else []
+
+
 @attrs.define
 class Driver:
     """Base: a raw-output harness with one process for the whole session."""

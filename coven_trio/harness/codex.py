@@ -25,7 +25,7 @@ import attrs
 
 from .._json import dumps
 from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode, LaunchMode
-from ._driver import Driver, parse_json_line
+from ._driver import Driver, parse_json_line, text_entries
 
 EXEC_ARGS = ("exec", "--json", "--skip-git-repo-check", "--color", "never")
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
@@ -109,8 +109,7 @@ class CodexDriver(Driver):
     def translate(self, line: bytes) -> list[Entry]:
         msg = parse_json_line(line)
         if msg is None:
-            text = line.decode("utf-8", "replace")
-            return [(EntryType.OUTPUT, {"data": text + "\n"})] if text.strip() else []
+            return text_entries(line)
         kind = msg.get("type")
         if kind == "thread.started":
             if isinstance(msg.get("thread_id"), str):
