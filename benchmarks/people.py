@@ -373,5 +373,145 @@ def _daemon_turn(sock: Path, project: Path) -> float:
     return elapsed
 
 
+def _follow_until(conn: socket.socket, kind: bytes, count: int, seen: list[bytes]) -> None:
+    """Read a follow=1 stream until ``count`` entries of ``kind`` have arrived."""
+    marker = b'"kind":"' + kind + b'"'
+    while seen[0].count(marker) < count:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise RuntimeError("the stream ended early")
+        seen[0] += chunk
+
+
+def _daemon_two_turns(sock: Path, project: Path) -> tuple[float, float]:
+    """A stream-mode claude session through coven-trio: launch to the first turn's end,
+    then ``/input`` to the second's, as a client following the events sees them."""
+    body = {"projectRoot": str(project), "harness": "claude", "launchMode": "stream"}
+    began = time.perf_counter()
+    record = _request(sock, "POST", "/api/v1/sessions", {**body, "prompt": "hi"})
+    seen = [b""]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(60)
+        conn.connect(str(sock))
+        conn.sendall(
+            b"GET /api/v1/events?sessionId=%s&follow=1 HTTP/1.1\r\nhost: b\r\n\r\n"
+            % record["id"].encode()
+        )
+        _follow_until(conn, b"turn.completed", 1, seen)
+        first = time.perf_counter() - began
+        began = time.perf_counter()
+        _request(sock, "POST", f"/api/v1/sessions/{record['id']}/input", {"data": "again"})
+        _follow_until(conn, b"turn.completed", 2, seen)
+        second = time.perf_counter() - began
+    _request(sock, "POST", f"/api/v1/sessions/{record['id']}/kill")
+    return first, second
+
+
+def _sdk_two_turns(env: dict[str, str], project: Path) -> tuple[float, float] | None:
+    """The same two turns through claude-agent-sdk (None when it is not installed)."""
+    result = subprocess.run(
+        [python(), "-m", "benchmarks._sdk_turns", str(CLAUDE), str(project)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        return None
+    times = json.loads(result.stdout.decode().splitlines()[-1])
+    return times["turn1"], times["turn2"]
+
+
+def stream_turns(smoke: bool) -> list[dict[str, Any]]:
+    """Turn 1 and the follow-up turn on one CLI process: coven-trio's stream mode vs
+    claude-agent-sdk driving the same CLI."""
+    if not CLAUDE.exists():
+        return []
+    import importlib.util
+
+    if importlib.util.find_spec("claude_agent_sdk") is None:
+        sdk_missing = "claude-agent-sdk not installed (pip install claude-agent-sdk)"
+    else:
+        sdk_missing = ""
+    sys.path.insert(0, str(ROOT))
+    from tests.realcli.fake_models import FakeAnthropic
+
+    reps = 1 if smoke else 6
+    api = FakeAnthropic()
+    api.start()
+    results: dict[str, list[float]] = {"ours1": [], "ours2": [], "sdk1": [], "sdk2": []}
+    with scratch() as root:
+        (root / "user").mkdir()
+        (root / "proj").mkdir()
+        env = {
+            **_environ(),
+            "HOME": str(root / "user"),
+            "ANTHROPIC_BASE_URL": api.url,
+            "ANTHROPIC_API_KEY": "sk-fake",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "PATH": f"{CLAUDE.parent}{os.pathsep}{os.environ['PATH']}",
+            "COVEN_HOME": str(root / "h"),
+        }
+        daemon = Daemon("coven-trio", [python(), "-m", "coven_trio", "serve"], root / "h", env)
+        daemon.start()
+        try:
+            for _ in range(reps):
+                first, second = _daemon_two_turns(root / "h" / "coven.sock", root / "proj")
+                results["ours1"].append(first)
+                results["ours2"].append(second)
+                sdk = None if sdk_missing else _sdk_two_turns(env, root / "proj")
+                if sdk is None and not sdk_missing:
+                    sdk_missing = "claude-agent-sdk failed to run the CLI"
+                if sdk is not None:
+                    results["sdk1"].append(sdk[0])
+                    results["sdk2"].append(sdk[1])
+        finally:
+            daemon.stop()
+            api.stop()
+    rows: list[dict[str, Any]] = []
+    for key, case in (
+        ("ours1", "turn 1 through coven-trio (stream mode)"),
+        ("sdk1", "turn 1 through claude-agent-sdk"),
+        ("ours2", "follow-up turn through coven-trio (/input)"),
+        ("sdk2", "follow-up turn through claude-agent-sdk"),
+    ):
+        if results[key]:
+            rows.append(
+                {
+                    "bench": "claude stream turns",
+                    "case": case,
+                    "value": statistics.median(results[key]) * 1000,
+                    "unit": "ms",
+                    **_spread(results[key]),
+                }
+            )
+    if sdk_missing:
+        rows.append(
+            {
+                "bench": "claude stream turns",
+                "case": f"skipped: {sdk_missing}",
+                "value": 0.0,
+                "unit": "",
+            }
+        )
+    else:
+        for n in ("1", "2"):
+            rows.append(
+                {
+                    "bench": "claude stream turns",
+                    "case": f"turn {n}: coven-trio - claude-agent-sdk",
+                    "value": (
+                        statistics.median(results["ours" + n])
+                        - statistics.median(results["sdk" + n])
+                    )
+                    * 1000,
+                    "unit": "ms",
+                }
+            )
+    return rows
+
+
 def run(smoke: bool) -> list[dict[str, Any]]:
-    return startup_and_commands(smoke) + claude_turns(smoke)
+    return startup_and_commands(smoke) + claude_turns(smoke) + stream_turns(smoke)

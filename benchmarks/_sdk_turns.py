@@ -1,0 +1,35 @@
+"""Two claude turns through claude-agent-sdk, the Python SDK's own process handling (a
+peer of ``benchmarks/people.py``; run in a process of its own, on asyncio):
+
+    python -m benchmarks._sdk_turns CLI_PATH CWD
+
+prints ``{"turn1": seconds, "turn2": seconds}``: connect + first answer, then the
+follow-up's answer on the same CLI process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+
+async def main(cli: str, cwd: str) -> None:
+    from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
+
+    options = ClaudeAgentOptions(cli_path=cli, cwd=cwd)
+    times = []
+    began = time.perf_counter()
+    async with ClaudeSDKClient(options=options) as client:
+        for prompt in ("hi", "again"):
+            await client.query(prompt)
+            async for _ in client.receive_response():  # ends after the turn's result
+                pass
+            times.append(time.perf_counter() - began)
+            began = time.perf_counter()
+    print(json.dumps({"turn1": times[0], "turn2": times[1]}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
