@@ -67,6 +67,12 @@ def _health(sock: Path) -> dict[str, Any] | None:
     return value
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The process's own CPU time so far (utime + stime; children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -172,6 +178,7 @@ def startup_and_commands(smoke: bool) -> list[dict[str, Any]]:
         starts: dict[str, list[float]] = {d.name: [] for d in daemons}
         rss: dict[str, list[int]] = {d.name: [] for d in daemons}
         per_request: dict[str, list[float]] = {d.name: [] for d in daemons}
+        cpu_per: dict[str, list[float]] = {d.name: [] for d in daemons}
         for _ in range(reps):  # interleaved: a noisy moment hits both
             for daemon in daemons:
                 starts[daemon.name].append(daemon.start())
@@ -179,7 +186,10 @@ def startup_and_commands(smoke: bool) -> list[dict[str, Any]]:
                 assert daemon.process is not None
                 rss[daemon.name].append(_rss_kib(daemon.process.pid))
                 sock = daemon.home / "coven.sock"
-                per_request[daemon.name] += _timed(lambda s=sock: _health(s), 20 if smoke else 200)
+                count = 20 if smoke else 200
+                cpu = _cpu_seconds(daemon.process.pid)
+                per_request[daemon.name] += _timed(lambda s=sock: _health(s), count)
+                cpu_per[daemon.name].append((_cpu_seconds(daemon.process.pid) - cpu) / count)
                 daemon.stop()
         for name, values in starts.items():
             rows.append(
@@ -207,6 +217,14 @@ def startup_and_commands(smoke: bool) -> list[dict[str, Any]]:
                     "case": name,
                     "value": 1 / statistics.median(values),
                     "unit": "req/s",
+                }
+            )
+            rows.append(
+                {
+                    "bench": "health, new connection each",
+                    "case": f"{name}: daemon CPU per request",
+                    "value": statistics.median(cpu_per[name]) * 1e6,
+                    "unit": "us",
                 }
             )
         ours = daemons[0].name
