@@ -39,6 +39,10 @@ from ._stream import MAX_RECV, replayed, send_stream
 log = logging.getLogger("coven_trio.http")
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+#: The client's states in which its whole request was read and it sends nothing more
+#: (``MUST_CLOSE``: it said ``connection: close``): closing at once loses nothing, so
+#: there is no lingering read (a connection-per-request client's usual end).
+_READ_TO_THE_END = (h11.MUST_CLOSE, h11.CLOSED)
 
 
 class _Closed(Exception):
@@ -139,7 +143,8 @@ class _Connection:
                 )
                 keep = not close
             if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                await self.linger_close()
+                if conn.their_state not in _READ_TO_THE_END:
+                    await self.linger_close()  # the client may still be sending
                 return
             conn.start_next_cycle()
 
