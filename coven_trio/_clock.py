@@ -9,6 +9,7 @@ from typing import Any
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+#: The current second and its ``"%Y-%m-%dT%H:%M:%S.%%06dZ"`` format string.
 _second: list[Any] = [-1, ""]
 
 
@@ -16,13 +17,16 @@ def utc_now() -> str:
     """Now as RFC 3339 UTC with microseconds and ``Z`` (27 characters, sorts by time).
 
     Called for every journal entry, so the date part is formatted once per second
-    (``datetime.strftime`` per call was a tenth of the ingest path).
+    (``datetime.strftime`` per call was a tenth of the ingest path) and the rest is
+    integer arithmetic and one ``%`` (half the cost of float math and an f-string).
     """
-    now = time.time()
-    second = int(now)
+    micros = time.time_ns() // 1000
+    second = micros // 1_000_000
     if second != _second[0]:
-        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    return f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second[0], _second[1] = second, stamp + ".%06dZ"
+    text: str = _second[1] % (micros - second * 1_000_000)
+    return text
 
 
 def _base32(value: int, length: int) -> str:
