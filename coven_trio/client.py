@@ -28,12 +28,36 @@ from ._wire import (
     ClientTimeout,
     DaemonUnreachable,
     decode_answer,
-    encode_request,
     error_of,
 )
-from ._wire import next_event as _next
 from .config import DEFAULT_EVE_MOUNT, SOCKET_NAME, default_home
 from .vocabulary import LIVE_STATUSES, TERMINAL
+
+
+def _next(conn: h11.Connection) -> Any:
+    """h11's next event, its protocol errors as :class:`BadResponse`."""
+    try:
+        return conn.next_event()
+    except h11.ProtocolError as exc:
+        raise BadResponse(str(exc)) from None
+
+
+def encode_request(
+    conn: h11.Connection,
+    method: str,
+    target: str,
+    body: Any = None,
+    headers: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The whole request (one per connection), JSON body and all."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    head = [("host", "coven"), ("connection", "close"), *headers]
+    if body is not None:
+        head += [("content-type", "application/json"), ("content-length", str(len(payload)))]
+    data = conn.send(h11.Request(method=method, target=target, headers=head))
+    if payload:
+        data += conn.send(h11.Data(data=payload))
+    return data + conn.send(h11.EndOfMessage())
 
 
 class _Response:

@@ -147,3 +147,38 @@ async def test_one_shot_commands_load_neither_trio_nor_the_daemon(daemon: Daemon
     )
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", (200, b"{}")),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope", (404, b"nope")),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            (200, b"{}"),
+        ),
+        (b"HTTP/1.1 200 OK\r\n\r\n[1]", (200, b"[1]")),  # no length: up to EOF
+    ],
+)
+def test_the_plain_client_reads_whole_responses(raw: bytes, expected: tuple[int, bytes]) -> None:
+    from coven_trio._wire import parse_response
+
+    assert parse_response(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"SSH-2.0-OpenSSH\r\n",
+        b"SSH-2.0-OpenSSH\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}",  # cut short
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
+def test_the_plain_client_calls_anything_else_a_bad_response(raw: bytes) -> None:
+    from coven_trio._wire import BadResponse, parse_response
+
+    with pytest.raises(BadResponse):
+        parse_response(raw)
