@@ -425,6 +425,20 @@ def _daemon_two_turns(sock: Path, project: Path) -> tuple[float, float]:
     return first, second
 
 
+def _coven_two_turns(env: dict[str, str], sock: Path, project: Path) -> tuple[float, float]:
+    """:func:`_daemon_two_turns` from a client process of its own, like the SDK's."""
+    result = subprocess.run(
+        [python(), "-m", "benchmarks._coven_turns", str(sock), str(project)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    times = json.loads(result.stdout.decode().splitlines()[-1])
+    return times["turn1"], times["turn2"]
+
+
 def _sdk_two_turns(env: dict[str, str], project: Path) -> tuple[float, float] | None:
     """The same two turns through claude-agent-sdk (None when it is not installed)."""
     result = subprocess.run(
@@ -476,7 +490,7 @@ def stream_turns(smoke: bool) -> list[dict[str, Any]]:
         daemon.start()
         try:
             for _ in range(reps):
-                first, second = _daemon_two_turns(root / "h" / "coven.sock", root / "proj")
+                first, second = _coven_two_turns(env, root / "h" / "coven.sock", root / "proj")
                 results["ours1"].append(first)
                 results["ours2"].append(second)
                 sdk = None if sdk_missing else _sdk_two_turns(env, root / "proj")
