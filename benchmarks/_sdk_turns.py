@@ -18,7 +18,15 @@ import time
 async def main(cli: str, cwd: str) -> None:
     from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 
-    options = ClaudeAgentOptions(cli_path=cli, cwd=cwd)
+    # The same work as coven-trio's stream mode asks of the CLI: Claude Code's own
+    # system prompt (the SDK's default is an empty one, a much smaller request) and
+    # partial messages (the text deltas clients stream).
+    options = ClaudeAgentOptions(
+        cli_path=cli,
+        cwd=cwd,
+        system_prompt={"type": "preset", "preset": "claude_code"},
+        include_partial_messages=True,
+    )
     times = []
     began = time.perf_counter()
     async with ClaudeSDKClient(options=options) as client:
