@@ -276,6 +276,23 @@ def _commands(root: Path, reps: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _claude_env(root: Path, api_url: str) -> dict[str, str]:
+    """A home, a project and the environment for the real CLI against the fake API."""
+    (root / "user").mkdir()
+    (root / "proj").mkdir()
+    return {
+        **_environ(),
+        "HOME": str(root / "user"),
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": "sk-fake",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "PATH": f"{CLAUDE.parent}{os.pathsep}{os.environ['PATH']}",
+        "COVEN_HOME": str(root / "h"),
+    }
+
+
 def _claude_turn(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     began = time.perf_counter()
     subprocess.run(
@@ -302,19 +319,7 @@ def claude_turns(smoke: bool) -> list[dict[str, Any]]:
     api.start()
     rows: list[dict[str, Any]] = []
     with scratch() as root:
-        (root / "user").mkdir()
-        (root / "proj").mkdir()
-        env = {
-            **_environ(),
-            "HOME": str(root / "user"),
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": "sk-fake",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            "PATH": f"{CLAUDE.parent}{os.pathsep}{os.environ['PATH']}",
-            "COVEN_HOME": str(root / "h"),
-        }
+        env = _claude_env(root, api.url)
         tail = ["--output-format", "stream-json", "--verbose"]
         first = [str(CLAUDE), "--print", *tail, "--", "hi"]
         last = [str(CLAUDE), *tail, "--print", "--", "hi"]
@@ -425,24 +430,12 @@ def _daemon_two_turns(sock: Path, project: Path) -> tuple[float, float]:
     return first, second
 
 
-def _coven_two_turns(env: dict[str, str], sock: Path, project: Path) -> tuple[float, float]:
-    """:func:`_daemon_two_turns` from a client process of its own, like the SDK's."""
+def _two_turns(module: str, env: dict[str, str], *args: Path) -> tuple[float, float] | None:
+    """Two turns timed by a client process of its own (``benchmarks._coven_turns`` or
+    ``benchmarks._sdk_turns``), so neither client shares a process with the fake API;
+    None if it failed."""
     result = subprocess.run(
-        [python(), "-m", "benchmarks._coven_turns", str(sock), str(project)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    times = json.loads(result.stdout.decode().splitlines()[-1])
-    return times["turn1"], times["turn2"]
-
-
-def _sdk_two_turns(env: dict[str, str], project: Path) -> tuple[float, float] | None:
-    """The same two turns through claude-agent-sdk (None when it is not installed)."""
-    result = subprocess.run(
-        [python(), "-m", "benchmarks._sdk_turns", str(CLAUDE), str(project)],
+        [python(), "-m", module, *map(str, args)],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -473,27 +466,23 @@ def stream_turns(smoke: bool) -> list[dict[str, Any]]:
     api.start()
     results: dict[str, list[float]] = {"ours1": [], "ours2": [], "sdk1": [], "sdk2": []}
     with scratch() as root:
-        (root / "user").mkdir()
-        (root / "proj").mkdir()
-        env = {
-            **_environ(),
-            "HOME": str(root / "user"),
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": "sk-fake",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            "PATH": f"{CLAUDE.parent}{os.pathsep}{os.environ['PATH']}",
-            "COVEN_HOME": str(root / "h"),
-        }
+        env = _claude_env(root, api.url)
         daemon = Daemon("coven-trio", [python(), "-m", "coven_trio", "serve"], root / "h", env)
         daemon.start()
         try:
             for _ in range(reps):
-                first, second = _coven_two_turns(env, root / "h" / "coven.sock", root / "proj")
+                ours = _two_turns(
+                    "benchmarks._coven_turns", env, root / "h" / "coven.sock", root / "proj"
+                )
+                assert ours is not None, "the coven-trio client failed"
+                first, second = ours
                 results["ours1"].append(first)
                 results["ours2"].append(second)
-                sdk = None if sdk_missing else _sdk_two_turns(env, root / "proj")
+                sdk = (
+                    None
+                    if sdk_missing
+                    else _two_turns("benchmarks._sdk_turns", env, CLAUDE, root / "proj")
+                )
                 if sdk is None and not sdk_missing:
                     sdk_missing = "claude-agent-sdk failed to run the CLI"
                 if sdk is not None:
