@@ -6,8 +6,8 @@ Each entry is encoded exactly once, at append, as its eve line
 many entries it spans. The coven view (EventRecord) is cut from the same bytes: ``type``,
 ``data`` and ``at`` sit at offsets fixed by the line's layout, so no entry is ever parsed
 or re-encoded to be read. Coven followers and event pages read a second arena of
-EventRecord lines, built from the first on the first coven read and extended as entries
-land: each record is made once, however many clients read it.
+EventRecord lines, made from the first as coven readers reach them (a batch per read):
+each record is made once, however many clients read it.
 
 Readers keep their own cursor (an index). ``append`` wakes every parked reader through
 one ``trio.Event`` per journal, so a reader that fell behind takes everything available
@@ -114,6 +114,8 @@ class MemoryBudget:
     limit: int
     used: int = 0
     reclaim: Callable[[], None] | None = None
+    #: Of ``used``, the bytes of coven views kept for readers (freed first).
+    views: int = 0
 
     def over(self) -> bool:
         if self.used > self.limit and self.reclaim is not None:
@@ -140,9 +142,11 @@ class Journal:
         self.budget = budget
         self._arena = bytearray()
         self._ends = array("Q")
-        #: The coven view (EventRecord NDJSON lines), made on first use.
+        #: The coven view (EventRecord NDJSON lines) of entries ``_records_from`` on,
+        #: made as coven readers reach them.
         self._records = bytearray()
         self._record_ends = array("Q")
+        self._records_from = 0
         self._wakeup: trio.Event | None = None
         self.closed = False
         self.dropped_bytes = 0
@@ -202,6 +206,7 @@ class Journal:
         """The journal is forgotten: give its bytes back to the budget."""
         if self.budget is not None:
             self.budget.used -= len(self._arena) + len(self._records)
+            self.budget.views -= len(self._records)
             self.budget = None
 
     def _write(self, type_: EntryType, encoded: bytes) -> int:
@@ -270,13 +275,13 @@ class Journal:
         self, start: int, max_bytes: int = 1 << 20, max_entries: int | None = None
     ) -> tuple[bytes, int]:
         """Coven EventRecords as NDJSON lines from ``start``, like :meth:`read_lines`
-        (and at most ``max_entries`` of them). Made once and kept while the memory
-        budget has room for them; past it, made for this read only."""
+        (and at most ``max_entries`` of them). Kept once made, while the memory budget
+        has room; otherwise made for this read only."""
         count = len(self._ends)
         if start >= count:
             return b"", start
         stop = count if max_entries is None else min(count, start + max(1, max_entries))
-        if not self._extend_records(count):
+        if not self._extend_records(start, stop, max_bytes):
             chunk = bytearray()
             index = start
             while index < stop:
@@ -286,35 +291,48 @@ class Journal:
                 chunk += record
                 index += 1
             return bytes(chunk), index
-        ends = self._record_ends
-        begin = ends[start - 1] if start > 0 else 0
-        end_index = max(start + 1, bisect_right(ends, begin + max_bytes, start, stop))
-        return bytes(self._records[begin : ends[end_index - 1]]), end_index
+        ends, base = self._record_ends, self._records_from
+        begin = ends[start - base - 1] if start > base else 0
+        last = min(stop, base + len(ends)) - base
+        end = max(start - base + 1, bisect_right(ends, begin + max_bytes, start - base, last))
+        return bytes(self._records[begin : ends[end - 1]]), base + end
 
     def drop_records(self) -> None:
         """Free the coven view (memory is short); the next coven read remakes it."""
         if self.budget is not None:
             self.budget.used -= len(self._records)
+            self.budget.views -= len(self._records)
         self._records = bytearray()
         self._record_ends = array("Q")
 
-    def _extend_records(self, count: int) -> bool:
-        """Make and keep the records of entries up to ``count``; False (nothing kept)
-        when they would not fit the memory budget (records run ~1.2x the lines)."""
-        made = len(self._record_ends)
-        if made == count:
+    def _extend_records(self, start: int, stop: int, max_bytes: int) -> bool:
+        """Make and keep the records a read from ``start`` needs: no more than about
+        ``max_bytes`` per call, so a first reader of a long journal builds them batch
+        by batch between its sends, never in one long stall of the event loop. The
+        kept records begin where the first coven reader began (a follower of the live
+        tail keeps only what comes after). False (nothing kept) when ``start`` is
+        outside the kept run, or memory is short."""
+        if not self._record_ends:
+            self._records_from = start
+        made = self._records_from + len(self._record_ends)
+        if not self._records_from <= start <= made:
+            return False
+        if made >= stop:
             return True
-        if self.budget is not None:
-            need = (self._ends[count - 1] - self._start(made)) * 5 // 4
-            if self.budget.used + need > self.budget.limit:
-                return False
+        if self.budget is not None and self.budget.used + max_bytes > self.budget.limit:
+            return False
+        offset = start - self._records_from
+        begin = self._record_ends[offset - 1] if offset > 0 else 0
         before = len(self._records)
-        for index in range(made, count):
+        index = made
+        while index < stop and len(self._records) - begin <= max_bytes:
             self._records += self.event_record(index)
             self._records += b"\n"
             self._record_ends.append(len(self._records))
+            index += 1
         if self.budget is not None:
             self.budget.used += len(self._records) - before
+            self.budget.views += len(self._records) - before
         return True
 
     def line(self, index: int) -> bytes:

@@ -56,14 +56,46 @@ def test_coven_records_are_made_once_and_read_as_the_entries_land() -> None:
 
 
 def test_coven_records_are_made_per_read_when_memory_is_short() -> None:
-    budget = MemoryBudget(limit=8_000)
+    budget = MemoryBudget(limit=1 << 20)
     journal = Journal("ses_s", max_bytes=1 << 20, budget=budget)
-    for i in range(60):  # ~4 KiB of lines: records would not fit beside them
+    for i in range(60):
         journal.append("output", {"data": f"x{i:04}" * 8})
     held = budget.used
+    budget.limit = held + 500  # records for a 1,000-byte read would not fit beside them
     chunk, after = journal.read_records(5, max_bytes=1000)
     assert 5 < after < 60 and chunk == _records_one_by_one(journal, 5, after)
     assert len(chunk) <= 1000 and budget.used == held  # nothing was kept
+
+
+def test_a_first_coven_reader_makes_records_a_batch_at_a_time() -> None:
+    budget = MemoryBudget(limit=1 << 30)
+    journal = Journal("ses_b", max_bytes=1 << 30, budget=budget)
+    for i in range(2_000):
+        journal.append("output", {"data": f"line {i}"})
+    chunk, after = journal.read_records(0, max_bytes=4_000)
+    assert chunk == _records_one_by_one(journal, 0, after) and after < 100
+    assert 4_000 <= budget.views < 4_000 + 200  # this read's batch, not all 2,000
+    index, pages = 0, 0
+    while index < len(journal):  # read on: the rest is made as the reader reaches it
+        chunk, index = journal.read_records(index, max_bytes=4_000)
+        pages += 1
+    assert index == 2_000 and pages > 20
+    assert journal.read_records(0, max_bytes=1 << 30)[0] == _records_one_by_one(journal, 0, 2_000)
+
+
+def test_a_follower_of_the_live_tail_keeps_only_the_records_after_it() -> None:
+    budget = MemoryBudget(limit=1 << 30)
+    journal = Journal("ses_t", max_bytes=1 << 30, budget=budget)
+    for i in range(1_000):
+        journal.append("output", {"data": f"old {i}"})
+    assert journal.read_records(1_000) == (b"", 1_000)
+    for i in range(5):
+        journal.append("output", {"data": f"new {i}"})
+    assert journal.read_records(1_000) == (_records_one_by_one(journal, 1_000, 1_005), 1_005)
+    assert budget.views == len(_records_one_by_one(journal, 1_000, 1_005))
+    before = _records_one_by_one(journal, 998, 1_002)  # from before it: made for that read
+    assert journal.read_records(998, max_entries=4) == (before, 1_002)
+    assert journal.read_records(1_003) == (_records_one_by_one(journal, 1_003, 1_005), 1_005)
 
 
 def test_read_lines_batches_by_bytes() -> None:

@@ -212,8 +212,9 @@ class SessionRegistry:
         """The journals' memory budget is spent: drop the coven views made for readers
         (remade on the next read), then forget ended sessions, oldest-ended first, until
         it is not (or none can go yet)."""
-        for session in self._sessions.values():
-            session.journal.drop_records()
+        if self.budget.views:
+            for session in self._sessions.values():
+                session.journal.drop_records()
         while self.budget.used > self.budget.limit:
             if not self._forget_oldest_ended():
                 break
