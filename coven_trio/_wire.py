@@ -71,6 +71,12 @@ def decode_answer(status: int, data: bytes) -> Any:
         raise BadResponse("the body is not JSON") from None
 
 
+#: The largest answer read: far above any the daemon gives (pages and lists stop at
+#: 4 MiB, a session's log at its journal's 80 MiB), so a peer that never stops sending
+#: is cut off rather than filling memory.
+MAX_ANSWER_BYTES = 256 << 20
+
+
 def _request_bytes(method: str, target: str, body: Any) -> bytes:
     if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
         raise ValueError(f"not a request target: {target!r}")  # our own bug, never input
@@ -136,6 +142,8 @@ def request(path: Path, method: str, target: str, body: Any = None, *, timeout: 
             sock.sendall(_request_bytes(method, target, body))
             while chunk := sock.recv(65536):
                 data += chunk
+                if len(data) > MAX_ANSWER_BYTES:
+                    raise BadResponse(f"the answer is over {MAX_ANSWER_BYTES >> 20} MiB")
         except TimeoutError:
             raise ClientTimeout(timeout) from None
         except OSError as exc:
