@@ -44,7 +44,7 @@ async def start(home: Path, extra: list[str]) -> tuple[int, bool]:
     pid = await running_pid(home)
     if pid is not None:
         return pid, False
-    process = await trio.to_thread.run_sync(_spawn, home, extra)
+    process = await _spawn(home, extra)
     deadline = trio.current_time() + START_TIMEOUT
     while trio.current_time() < deadline:
         pid = await running_pid(home)
@@ -58,18 +58,22 @@ async def start(home: Path, extra: list[str]) -> tuple[int, bool]:
     )
 
 
-def _spawn(home: Path, extra: list[str]) -> subprocess.Popen[bytes]:
-    """``coven-trio serve`` detached: its own session, output to the home's log."""
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(home / LOG_NAME, "ab") as log:
-        return subprocess.Popen(
+async def _spawn(home: Path, extra: list[str]) -> trio.Process:
+    """``coven-trio serve`` detached: its own session, output to the home's log. It is
+    meant to outlive this command (the init process reaps it)."""
+    await trio.Path(home).mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+    log = await trio.to_thread.run_sync(os.open, home / LOG_NAME, flags, 0o600)
+    try:
+        return await trio.lowlevel.open_process(
             [sys.executable, "-m", "coven_trio", "serve", "--home", str(home), *extra],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,  # not in this terminal's process group
-            close_fds=True,
         )
+    finally:
+        os.close(log)  # the daemon has its own copy
 
 
 def _tail(path: Path, lines: int = 15) -> str:
