@@ -9,6 +9,7 @@ detaches and leaves the session running; the session's end ends the attach.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import shutil
@@ -60,6 +61,8 @@ def _write(data: bytes) -> None:
 
 async def _keys(client: Client, session_id: str, detached: trio.Event) -> None:
     stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    # A character pasted across two reads must not become two replacement marks.
+    decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
     async with stdin:
         while True:
             data = await stdin.receive_some(4096)
@@ -67,12 +70,13 @@ async def _keys(client: Client, session_id: str, detached: trio.Event) -> None:
                 detached.set()
                 return
             if DETACH in data:
-                before = data.split(DETACH, 1)[0]
+                before = decode(data.split(DETACH, 1)[0], final=True)
                 if before:
-                    await client.send_input(session_id, before.decode(errors="replace"))
+                    await client.send_input(session_id, before)
                 detached.set()
                 return
-            await client.send_input(session_id, data.decode(errors="replace"))
+            if text := decode(data):
+                await client.send_input(session_id, text)
 
 
 async def _window(client: Client, session_id: str) -> None:
