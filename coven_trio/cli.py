@@ -235,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(args.log_level, args.log_format)
     try:
         config = Config(
-            home=args.home or default_home(), eve_mount=args.eve_mount, store=args.store
+            home=args.home or default_home(),
+            eve_mount=args.eve_mount,
+            store=args.store,
+            reap_strangers=True,  # the daemon is its own process: every child is ours
         )
     except ValueError as invalid:
         print(f"coven-trio: {invalid}", file=sys.stderr)

@@ -156,6 +156,10 @@ class Config:
     #: session's process group is still ours to stop and reap. A program that embeds the
     #: daemon and minds its own orphans may turn it off.
     subreaper: bool = True
+    #: Also reap children the daemon did not start (with ``subreaper``): right when the
+    #: daemon is its own process (``coven-trio serve`` sets it), wrong for a program that
+    #: embeds it and waits for children of its own.
+    reap_strangers: bool = False
 
     @property
     def socket_path(self) -> Path:

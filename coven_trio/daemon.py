@@ -178,6 +178,7 @@ async def _run(
 ) -> None:
     config = daemon.config
     subreaper = config.subreaper and become_subreaper()
+    REAPER.active, REAPER.strangers = subreaper, subreaper and config.reap_strangers
     try:
         with daemon._force:
             await _serve_until_shutdown(daemon, server, sock, task_status, subreaper, previous)
@@ -185,6 +186,7 @@ async def _run(
         if subreaper:
             await REAPER.drain()  # what the stopping sessions killed last
             become_subreaper(False)
+            REAPER.active = REAPER.strangers = False
 
 
 async def _serve_until_shutdown(

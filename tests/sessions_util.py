@@ -99,6 +99,31 @@ def live_pids_in_group(pgid: int) -> list[int]:
     return found
 
 
+def _stats() -> list[tuple[int, str, int, int]]:
+    """``(pid, state, ppid, pgrp)`` of every process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found.append((int(entry), fields[0], int(fields[1]), int(fields[2])))
+    return found
+
+
+def zombie_children(ppid: int) -> list[int]:
+    """Zombie children of ``ppid`` (exited, never reaped)."""
+    return [pid for pid, state, parent, _ in _stats() if parent == ppid and state == "Z"]
+
+
+def in_groups(pgids: set[int]) -> list[int]:
+    """Every process (zombies too) in one of the process groups ``pgids``."""
+    return [pid for pid, _, _, pgrp in _stats() if pgrp in pgids]
+
+
 def pid_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

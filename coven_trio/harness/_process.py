@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import attrs
 import trio
 
+from ._tree import REAPER
+
 #: Reads from a harness: the pipe capacity, and trio's own default.
 READ_SIZE = 65536
 #: A PTY's window until a client says otherwise: (rows, columns), the VT100's.
@@ -132,7 +134,8 @@ async def spawn(
     use_pty: bool,
     env: dict[str, str] | None = None,
 ) -> HarnessProcess:
-    """Start ``argv`` in ``cwd`` in a new session (process group)."""
+    """Start ``argv`` in ``cwd`` in a new session (process group). The caller waits for
+    it and then calls ``REAPER.exited(pid)``."""
     try:
         if use_pty:
             return await _spawn_pty(argv, cwd, env)
@@ -157,16 +160,19 @@ async def _open(
     """Every harness starts the same way: its own session (process group), all three
     standard streams on ``stdio`` (pipes, or the PTY's child side, which then becomes
     its controlling terminal)."""
-    return await trio.lowlevel.open_process(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdin=stdio,
-        stdout=stdio,
-        stderr=stdio,
-        start_new_session=True,
-        preexec_fn=_take_terminal if tty else None,
-    )
+    with REAPER.spawning():
+        process = await trio.lowlevel.open_process(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=stdio,
+            stdout=stdio,
+            stderr=stdio,
+            start_new_session=True,
+            preexec_fn=_take_terminal if tty else None,
+        )
+        REAPER.started(process.pid)  # before any other task runs: trio waits for it
+    return process
 
 
 def _take_terminal() -> None:  # pragma: no cover - runs in the child, between fork and exec

@@ -8,9 +8,8 @@ Codex's ``app-server`` does) leaves it, and a group signal no longer reaches it.
   ours that carries a session's marker (``/proc/*/environ``) and SIGKILLs it;
 * the daemon makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``), so an escaped
   descendant whose parent dies becomes the daemon's child instead of init's; the
-  :class:`Reaper` reaps such children — only ones it saw carry a marker, and never a
-  harness root (trio waits for those), so an embedding program's own children are
-  left alone.
+  :class:`Reaper` reaps every such child trio is not waiting for (what is left of a
+  harness's process group, marked escapees, and — in ``coven-trio serve`` — any other).
 
 Linux only (``/proc``, ``prctl``); elsewhere these are no-ops and the process group is
 all there is.
@@ -24,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import trio
@@ -173,46 +173,149 @@ def _children() -> list[int]:
     return found
 
 
-class Reaper:
-    """Reaps adopted children (escaped harness descendants) once they are zombies.
+def _zombie(pid: int) -> bool:
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] == "Z"
 
-    A marked child is adopted only when two scans in a row find it unmanaged: a harness
-    root is registered as managed right after it is spawned, so the first scan may see
-    a root that is not registered yet, the second never does.
+
+def _group_exists(pgid: int) -> bool:
+    """Some process (a zombie included) is still in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait(pid: int) -> int:
+    """``waitpid(pid, WNOHANG)``: the pid reaped, 0 if none was ready, -1 if there is
+    no such child (any more)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0]
+    except ChildProcessError:
+        return -1
+
+
+class Reaper:
+    """Reaps the children of the daemon that trio is not waiting for, once they exit.
+
+    As a child subreaper the daemon inherits every harness descendant whose parent dies
+    first (a killed ``codex`` leaves its native binary: a node wrapper's child). trio
+    waits only for the harness roots it started (:attr:`managed`); everything else is
+    reaped here, recognised in one of three ways:
+
+    * by **process group**: every harness root starts a group of its own, and its
+      descendants stay in it unless they leave; once a root is reaped,
+      :meth:`settle` reaps what is left of its group (``waitpid(-pgid)``), and the
+      background scan retries groups that were not gone yet. A group number cannot be
+      reused while any process (a zombie included) is in the group, so this never
+      touches anyone else's child;
+    * by **marker**: a descendant that left the group (``setsid``) and was seen alive
+      with a session's marker, or was killed by :func:`kill_marked`;
+    * as a **stranger** (only when :attr:`strangers` is set: the daemon is its own
+      process, ``coven-trio serve``): any zombie child that is not a harness root. A
+      program that embeds the daemon keeps its own children, so it is off there.
+      Children forked while a spawn is in flight are not registered yet: a stranger is
+      reaped only by a scan during which no spawn started or ran.
     """
 
     def __init__(self) -> None:
         #: Harness roots: trio waits for these, so the reaper never may.
         self.managed: set[int] = set()
+        #: Process groups of exited harness roots whose members may still need reaping.
+        self.groups: set[int] = set()
+        #: The daemon is a subreaper: orphaned descendants become its children.
+        self.active = False
+        #: Reap every zombie child that is not a harness root.
+        self.strangers = False
         #: Children known to belong to a session (seen with a marker, or killed by us).
         self._adopted: set[int] = set()
         self._candidates: set[int] = set()
+        self._spawns = 0  # spawns started so far
+        self._spawning = 0  # spawns in flight
+
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[None]:
+        """Around a harness spawn (on the event loop): while it runs, the scan leaves
+        unknown children alone (the new child is not registered yet)."""
+        self._spawns += 1
+        self._spawning += 1
+        try:
+            yield
+        finally:
+            self._spawning -= 1
+
+    def started(self, pid: int) -> None:
+        """A harness root was spawned (in its own group): trio waits for it."""
+        self.managed.add(pid)
+
+    def exited(self, pid: int) -> None:
+        """trio reaped harness root ``pid``: what is left of its group is ours to reap."""
+        self.managed.discard(pid)
+        if self.active:
+            self.groups.add(pid)
 
     def adopt(self, pids: list[int]) -> None:
         self._adopted.update(p for p in pids if p not in self.managed)
 
+    def reap_group(self, pgid: int) -> bool:
+        """Reap what has exited of group ``pgid``; True once the group is gone."""
+        while _wait(-pgid) > 0:
+            pass
+        if _group_exists(pgid):
+            return False
+        self.groups.discard(pgid)
+        return True
+
+    async def settle(self, pgid: int, timeout: float = 1.0) -> None:
+        """A harness root was reaped and its group SIGKILLed: reap its members as they
+        die (up to ``timeout``, even while cancelled); the background scan takes over
+        any that outlast it."""
+        if not self.active:
+            return
+        with trio.CancelScope(shield=True), trio.move_on_after(timeout):
+            while not self.reap_group(pgid):
+                await trio.sleep(0.01)
+
     def reap_once(self) -> int:
-        """Learn new marked children, reap finished adopted ones; returns how many."""
+        """One scan: reap what has exited of known groups, marked descendants and (with
+        :attr:`strangers`) every other child; returns how many were reaped."""
+        spawns, quiet = self._spawns, not self._spawning
         reaped = 0
+        for pgid in list(self.groups):
+            if pgid not in self.managed:
+                while (pid := _wait(-pgid)) > 0:
+                    reaped += 1
+                if pid < 0 and not _group_exists(pgid):
+                    self.groups.discard(pgid)
         children = set(_children())
-        unknown = children - self.managed - self._adopted
+        managed = set(self.managed)
+        unknown = children - managed - self._adopted
         self._adopted |= unknown & self._candidates
         self._candidates = {
             pid for pid in unknown - self._adopted if _environ_has(pid, f"{MARKER}=".encode())
         }
         for pid in list(self._adopted):
-            if pid in self.managed:
+            if pid in managed:
                 self._adopted.discard(pid)
                 continue
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # not (or no longer) our child
-                if pid not in children:
-                    self._adopted.discard(pid)
-                continue
-            if done:
+            done = _wait(pid)
+            if done < 0 and pid not in children:
+                self._adopted.discard(pid)
+            elif done > 0:
                 self._adopted.discard(pid)
                 reaped += 1
+        if self.strangers and quiet:
+            zombies = [pid for pid in unknown - self._adopted if _zombie(pid)]
+            if self._spawns == spawns and not self._spawning:
+                for pid in zombies:
+                    if pid not in self.managed and _wait(pid) > 0:
+                        reaped += 1
         return reaped
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -226,7 +329,7 @@ class Reaper:
         """Reap what was killed last (for up to ``timeout``), so a stopping daemon leaves
         no zombie behind; runs even while being cancelled."""
         with trio.CancelScope(shield=True), trio.move_on_after(timeout):
-            while self._adopted:
+            while self._adopted or self.groups:
                 self.reap_once()
                 await trio.sleep(0.02)
 

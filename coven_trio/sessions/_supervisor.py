@@ -96,7 +96,6 @@ class Supervisor:
                 proc = await spawn(argv, cwd=self.cwd, use_pty=self.driver.use_pty, env=env)
             except SpawnError as exc:
                 raise LaunchFailed(str(exc)) from None
-            REAPER.managed.add(proc.pid)
             self.proc = proc
             if self._watcher is not None:
                 found = identity(proc.pid)
@@ -121,8 +120,9 @@ class Supervisor:
                 self._nursery = None
                 if proc.alive():  # cancelled or failed before the root exited
                     await proc.kill_now()
-                REAPER.managed.discard(proc.pid)
+                REAPER.exited(proc.pid)
                 await stop_marked(self.label)  # whatever is left, in the group or not
+                await REAPER.settle(proc.pid)  # and reaped: no zombie of it stays
                 await proc.aclose_streams()
                 if self._watcher is not None:
                     self._watcher([])

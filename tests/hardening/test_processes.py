@@ -7,6 +7,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ import coven_trio
 from coven_trio import LaunchRequest
 
 from ..conftest import FAST
-from ..sessions_util import launch, pid_alive, wait_for_kind
+from ..sessions_util import in_groups, launch, pid_alive, wait_for_kind, zombie_children
 from .daemon_proc import DaemonProcess, request_json
 
 pytestmark = pytest.mark.usefixtures("fakes_on_path")
@@ -131,3 +132,63 @@ async def test_pty_harnesses_get_a_hangup_when_the_daemon_dies(tmp_short: Path, 
     with trio.fail_after(10):
         while pid_alive(record["pid"]):  # SIGHUP from the closed terminal ended it
             await trio.sleep(0.05)
+
+
+#: Two processes, like a real codex (a node wrapper and its native binary): the root
+#: never reaps its child and neither minds SIGTERM, so the kill ends in SIGKILL to the
+#: group and the child dies after its parent, as an orphan of the daemon.
+TWO_PROCESSES = ["sh", "-c", "trap '' TERM; sleep 300 & exec sleep 301"]
+
+
+async def _until(check: Any, what: str, timeout: float = 20) -> None:
+    """Wait until ``check()`` is true (polling: these are facts of /proc, not events)."""
+    with trio.move_on_after(timeout):
+        while not check():
+            await trio.sleep(0.05)
+    assert check(), what
+
+
+async def test_killed_harnesses_leave_no_zombie_child_in_the_daemon(
+    tmp_short: Path, home: Path
+) -> None:
+    daemon = DaemonProcess(home, tmp_short / "daemon.log", dict(os.environ))
+    try:
+        body = {"projectRoot": str(tmp_short), "harness": "command", "command": TWO_PROCESSES}
+        ids = []
+        for _ in range(20):
+            status, record = await trio.to_thread.run_sync(
+                request_json, daemon.socket_path, "POST", "/api/v1/sessions", body
+            )
+            assert status == 201, record
+            assert isinstance(record, dict)
+            ids.append(record["id"])
+        for sid in ids:
+            await trio.to_thread.run_sync(
+                request_json, daemon.socket_path, "POST", f"/api/v1/sessions/{sid}/kill"
+            )
+
+        def all_killed() -> bool:
+            for sid in ids:
+                _, record = request_json(daemon.socket_path, "GET", f"/api/v1/sessions/{sid}")
+                if not isinstance(record, dict) or record.get("pid") is not None:
+                    return False
+            return True
+
+        await _until(all_killed, "every session ended")
+        pid = daemon.process.pid
+        await _until(lambda: not zombie_children(pid), f"zombies: {zombie_children(pid)}")
+    finally:
+        daemon.stop()
+
+
+async def test_an_embedded_daemon_reaps_what_is_left_of_each_killed_harness(
+    client: httpx.AsyncClient, tmp_short: Path
+) -> None:
+    roots = set()
+    for _ in range(5):
+        record = await launch(client, tmp_short, harness="command", command=TWO_PROCESSES)
+        roots.add(record["pid"])
+        await client.post(f"/api/v1/sessions/{record['id']}/kill")
+        await wait_for_kind(client, record["id"], "session.failed")
+    # Every process of the harnesses' groups is gone: none runs, none is a zombie.
+    await _until(lambda: not in_groups(roots), f"left: {in_groups(roots)}")
