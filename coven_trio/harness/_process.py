@@ -176,9 +176,12 @@ async def _open(
 
 
 def _take_terminal() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    """In the child, after ``setsid``: make stdin (the PTY) the controlling terminal.
-    Only a system call: nothing here may take a lock another thread could hold."""
+    """In the child, after ``setsid``: make stdin (the PTY) the controlling terminal, and
+    let a hangup end the harness (a daemon started under ``nohup`` ignores SIGHUP, and
+    its children would inherit that: the daemon's death would then leave them running).
+    Only system calls: nothing here may take a lock another thread could hold."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:

@@ -40,6 +40,10 @@ from ._state import Launched, Prewarmed
 
 log = logging.getLogger("coven_trio.sessions")
 
+#: How long a launch waits for the store to commit it before answering (a failing disk
+#: must not hold launches: health reports the writer's state).
+DURABLE_WAIT = 2.0
+
 
 class SessionRegistry:
     """Every session of this daemon, newest last; sessions run in its nursery."""
@@ -194,6 +198,12 @@ class SessionRegistry:
         self._sessions[session.id] = session
         self._persist(session)
         log.info("session %s launched (%s, %s)", session.id, session.harness, session.launch_mode)
+        # The 201 promises a session a restarted daemon still knows, with the processes
+        # it must stop if this one dies: answer once the store has them.
+        with trio.move_on_after(DURABLE_WAIT) as waited:
+            await self.store.flush()
+        if waited.cancelled_caught:
+            log.warning("session %s: the store did not commit its launch in time", session.id)
         return session
 
     def _on_end(self, session: Session) -> None:

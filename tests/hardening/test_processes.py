@@ -192,3 +192,60 @@ async def test_an_embedded_daemon_reaps_what_is_left_of_each_killed_harness(
         await wait_for_kind(client, record["id"], "session.failed")
     # Every process of the harnesses' groups is gone: none runs, none is a zombie.
     await _until(lambda: not in_groups(roots), f"left: {in_groups(roots)}")
+
+
+def _launch_pty(daemon: DaemonProcess, root: Path, command: list[str]) -> dict[str, Any]:
+    body = {
+        "projectRoot": str(root),
+        "harness": "command",
+        "command": command,
+        "launchMode": "interactive",
+    }
+    status, record = request_json(daemon.socket_path, "POST", "/api/v1/sessions", body)
+    assert status == 201, record
+    assert isinstance(record, dict)
+    return record
+
+
+async def test_a_pty_harness_that_ignores_hangups_is_stopped_by_the_next_daemon(
+    tmp_short: Path, home: Path
+) -> None:
+    first = DaemonProcess(home, tmp_short / "first.log", dict(os.environ))
+    try:
+        # killed the moment the launch is answered: the 201 promised a session the
+        # next daemon knows, with the process it must stop
+        record = _launch_pty(first, tmp_short, ["sh", "-c", "trap '' HUP; exec sleep 300"])
+    finally:
+        first.stop(signal.SIGKILL)
+    assert pid_alive(record["pid"])  # the hangup did nothing
+    second = DaemonProcess(home, tmp_short / "second.log", dict(os.environ))
+    try:
+        status, found = request_json(second.socket_path, "GET", f"/api/v1/sessions/{record['id']}")
+        assert status == 200, found
+        assert isinstance(found, dict)
+        assert found["status"] == "orphaned"
+        with trio.move_on_after(20):
+            while pid_alive(record["pid"]):
+                await trio.sleep(0.05)
+        assert not pid_alive(record["pid"])
+    finally:
+        second.stop()
+
+
+async def test_a_daemon_under_nohup_still_hangs_up_its_pty_harnesses(
+    tmp_short: Path, home: Path
+) -> None:
+    env = dict(os.environ)
+    original = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup does
+    try:
+        daemon = DaemonProcess(home, tmp_short / "daemon.log", env)
+    finally:
+        signal.signal(signal.SIGHUP, original)
+    try:
+        record = _launch_pty(daemon, tmp_short, ["sleep", "300"])
+    finally:
+        daemon.stop(signal.SIGKILL)
+    with trio.move_on_after(20):
+        while pid_alive(record["pid"]):
+            await trio.sleep(0.05)
+    assert not pid_alive(record["pid"])
