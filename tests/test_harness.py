@@ -388,7 +388,32 @@ def test_codex_translation() -> None:
         ("reasoning.appended", {"id": "turn_1/item_3", "content": "hm"})
     ]
     assert codex.translate(line({"type": "error", "message": "Reconnecting... 1/5"})) == [
-        ("agent.retry", {"error": "Reconnecting... 1/5"})
+        ("agent.retry", {"attempt": 1, "maxRetries": 5, "error": "Reconnecting... 1/5"})
+    ]
+
+
+def test_codex_retries_are_retries_and_its_final_error_is_the_failure() -> None:
+    """Lines as codex 0.169 prints them (an overloaded API, then a rejected request)."""
+    codex = CodexDriver(executable="codex", mode=LaunchMode.NON_INTERACTIVE)
+    busy = "We\u2019re currently experiencing high demand, which may cause temporary errors."
+    retry = {"type": "error", "message": f"Reconnecting... 2/5 ({busy})"}
+    assert codex.translate(line(retry)) == [
+        ("agent.retry", {"attempt": 2, "maxRetries": 5, "error": busy})
+    ]
+    # A 400: no retry, one error line, then the failure. The error is not a retry entry.
+    rejected = '{"error": {"message": "fake rejection (HTTP 400)"}}'
+    assert codex.translate(line({"type": "error", "message": rejected})) == []
+    failed = codex.translate(line({"type": "turn.failed", "error": {"message": rejected}}))
+    assert failed == [
+        ("agent.complete", {}),
+        ("turn.failed", {"code": "model_api_error", "message": rejected}),
+    ]
+    # An error line that no failure follows is kept, as codex printed it.
+    odd = {"type": "error", "message": "something else"}
+    assert codex.translate(line(odd)) == []
+    assert codex.translate(line({"type": "turn.started"})) == [
+        ("harness.event", {"native": odd}),
+        ("agent.start", {}),
     ]
 
 

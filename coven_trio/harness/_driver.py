@@ -139,5 +139,9 @@ class Driver:
         """Native output line → journal entries (structured drivers)."""
         return [(EntryType.OUTPUT, {"data": line.decode("utf-8", "replace") + "\n"})]
 
+    def finish(self) -> list[Entry]:
+        """The process's output ended: whatever translation still holds."""
+        return []
+
     def translate_stderr(self, line: bytes) -> list[Entry]:
         return [(EntryType.STDERR, {"text": line.decode("utf-8", "replace")})]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -31,6 +32,9 @@ EXEC_ARGS = ("exec", "--json", "--skip-git-repo-check", "--color", "never")
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
 APPROVALS = ("untrusted", "on-failure", "on-request", "never")
 DEFAULT_SANDBOX = "workspace-write"
+
+#: codex's retry message: ``Reconnecting... 2/5 (stream disconnected before completion)``.
+_RECONNECT = re.compile(r"^Reconnecting\.\.\. (\d+)/(\d+)(?: \((.*)\))?\s*$", re.DOTALL)
 
 #: Codex item types that are tool calls, and the tool name we report for them.
 _TOOL_ITEMS = {
@@ -54,6 +58,8 @@ class CodexDriver(Driver):
     _requested: set[str] = attrs.field(factory=set)
     _turn_id: str = "turn_0"
     _usage: dict[str, int] = attrs.field(factory=dict)
+    #: A non-retry ``error`` line, waiting for the ``turn.failed`` it explains.
+    _final_error: dict[str, Any] | None = None
 
     def __attrs_post_init__(self) -> None:
         self.structured = self.mode is not LaunchMode.INTERACTIVE
@@ -109,8 +115,48 @@ class CodexDriver(Driver):
     def translate(self, line: bytes) -> list[Entry]:
         msg = parse_json_line(line)
         if msg is None:
-            return text_entries(line)
+            return [*self._unfailed(), *text_entries(line)]
         kind = msg.get("type")
+        if kind == "turn.failed":
+            return self._failed(msg)
+        if kind != "error":
+            return [*self._unfailed(), *self._translate(kind, msg)]
+        return self._error(msg)
+
+    def _error(self, msg: dict[str, Any]) -> list[Entry]:
+        """codex's ``error`` line: a reconnect (``Reconnecting... 2/5 (why)``) is a retry;
+        anything else is the model API's last word, which belongs to the ``turn.failed``
+        that follows it (held until then; kept as a native event if none comes)."""
+        message = str(msg.get("message", ""))
+        retry = _RECONNECT.match(message)
+        if retry is None:
+            held = self._unfailed()
+            self._final_error = msg
+            return held
+        attempt, limit, why = retry.groups()
+        data = {"attempt": int(attempt), "maxRetries": int(limit), "error": why or message}
+        return [*self._unfailed(), (EntryType.AGENT_RETRY, data)]
+
+    def finish(self) -> list[Entry]:
+        return self._unfailed()
+
+    def _unfailed(self) -> list[Entry]:
+        """An error line that no ``turn.failed`` followed: journaled as it came."""
+        held, self._final_error = self._final_error, None
+        return [(EntryType.HARNESS_EVENT, {"native": held})] if held is not None else []
+
+    def _failed(self, msg: dict[str, Any]) -> list[Entry]:
+        error = msg.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        final, self._final_error = self._final_error, None
+        # An error line before it: the model API failed (after codex's own retries).
+        code = FailureCode.MODEL_API_ERROR if final else FailureCode.HARNESS_TURN_FAILED
+        if not message and final is not None:
+            message = final.get("message")
+        failure = {"code": code, "message": str(message or "")}
+        return [(EntryType.AGENT_COMPLETE, {}), (EntryType.TURN_FAILED, failure)]
+
+    def _translate(self, kind: Any, msg: dict[str, Any]) -> list[Entry]:
         if kind == "thread.started":
             if isinstance(msg.get("thread_id"), str):
                 self.conversation_id = msg["thread_id"]
@@ -121,13 +167,6 @@ class CodexDriver(Driver):
             usage = msg.get("usage")
             complete = {"usage": self._turn_usage(usage)} if isinstance(usage, dict) else {}
             return [(EntryType.AGENT_COMPLETE, complete), (EntryType.TURN_COMPLETED, {})]
-        if kind == "turn.failed":
-            error = msg.get("error")
-            message = error.get("message") if isinstance(error, dict) else None
-            failure = {"code": FailureCode.HARNESS_TURN_FAILED, "message": str(message or "")}
-            return [(EntryType.AGENT_COMPLETE, {}), (EntryType.TURN_FAILED, failure)]
-        if kind == "error":  # reconnecting to the model API, or its last word
-            return [(EntryType.AGENT_RETRY, {"error": str(msg.get("message", ""))})]
         if kind in ("item.started", "item.updated", "item.completed"):
             item = msg.get("item")
             if isinstance(item, dict):

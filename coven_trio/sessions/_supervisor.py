@@ -238,7 +238,8 @@ class Supervisor:
                 if start:
                     await trio.lowlevel.checkpoint()  # fairness: let other tasks run
                 await self._emit(self._entries(lines[start : start + LINES_PER_SLICE], translate))
-        await self._emit(self._entries(framer.flush(), translate))
+        last = self._entries(framer.flush(), translate)
+        await self._emit(last + self.driver.finish() if structured else last)
 
     def _entries(
         self, lines: list[bytes | Truncated], translate: Callable[[bytes], list[Entry]]

@@ -121,6 +121,19 @@ async def test_a_failed_model_turn_leaves_the_session_waiting(
     await client.post(f"/api/v1/sessions/{sid}/kill")
 
 
+async def test_a_rejected_request_is_a_failure_not_a_retry(
+    client: httpx.AsyncClient, real: Daemon, project: Path, openai: FakeOpenAI
+) -> None:
+    openai.replies.append(Reply(status=400))  # codex does not retry a 400
+    sid = await start(client, project, harness="codex", prompt="rejected")
+    seen = await until(client, sid, {"session.waiting", "session.failed"})
+    assert of(seen, "agent.retry") == []
+    [failed] = of(seen, "turn.failed")
+    assert failed["code"] == "model_api_error"
+    assert "invalid_request_error" in failed["message"]
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
 async def test_reasoning(
     client: httpx.AsyncClient, real: Daemon, project: Path, openai: FakeOpenAI
 ) -> None:
