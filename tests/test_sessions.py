@@ -501,6 +501,10 @@ async def test_100_concurrent_readers_receive_every_entry_in_order(
     assert len(seqs) > 20
 
 
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 async def test_shutdown_stops_sessions_and_leaves_no_process(
     home: Path, project: Path, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -520,10 +524,14 @@ async def test_shutdown_stops_sessions_and_leaves_no_process(
         journal = daemon.journal(claude.id)
         await journal.wait_past(5)
         pids = [claude.pid]
+        grandchildren = tmp_short / "gc.pid"
+        with trio.fail_after(30):  # both harnesses started theirs
+            while len(_lines(grandchildren)) < 2:
+                await trio.sleep(0.02)
     assert not (home / "coven.sock").exists()
     for pid in pids:
         assert pid is not None and live_pids_in_group(pid) == []
-    assert not pid_alive(int((tmp_short / "gc.pid").read_text()))
+    assert not any(pid_alive(int(pid)) for pid in _lines(grandchildren))
     assert daemon.sessions.get(claude.id).status in ("completed", "failed")
     assert daemon.sessions.get(codex.id).journal.closed
     assert os.path.exists(home)

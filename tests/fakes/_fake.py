@@ -41,9 +41,10 @@ def setup_mode():
     if MODE == "grandchild":
         child = subprocess.Popen(["sleep", "300"])
         path = os.environ.get("FAKE_GRANDCHILD_PID")
-        if path:
-            with open(path, "w") as f:
-                f.write(str(child.pid))
+        if path:  # one line per harness, appended whole (O_APPEND): never read half-written
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.write(fd, f"{child.pid}\n".encode())
+            os.close(fd)
 
 
 def huge_line():
