@@ -131,14 +131,9 @@ def _daemons(root: Path) -> tuple[list[Daemon], list[dict[str, Any]]]:
     daemons, skipped = [ours, bare], []
     sys.path.insert(0, str(ROOT))
     try:
-        from tests import coven_rust
+        from tests import coven_rust, npm_pins
 
-        if not coven_rust.PUBLISHED.exists():  # the pinned npm package (tests/realcli)
-            subprocess.run(
-                ["npm", "ci", "--prefix", str(ROOT / "tests" / "realcli"), "--no-audit"],
-                capture_output=True,
-                check=True,
-            )
+        npm_pins.ensure("realcli")  # the pinned npm package
         binary = coven_rust.binary(CACHE / "coven-reference")
     except Exception as exc:
         skipped.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,8 @@ import pytest
 
 import coven_trio
 from coven_trio.daemon import Daemon
+
+from . import npm_pins as pins
 
 FAKES = Path(__file__).parent / "fakes"
 
@@ -68,3 +70,20 @@ async def client(daemon: Daemon) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.AsyncHTTPTransport(uds=str(daemon.socket_path))
     async with httpx.AsyncClient(transport=transport, base_url="http://coven", timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def npm_pins() -> Callable[[str], Path]:
+    """``npm_pins("realcli")``: that folder's pinned npm packages, installed once per
+    run (tests/npm_pins.py). Without node and npm the test is skipped with the reason,
+    unless ``CI`` is set: there, a missing real program fails the run."""
+
+    def pinned(name: str) -> Path:
+        try:
+            return pins.ensure(name)
+        except pins.Unavailable as exc:
+            if os.environ.get("CI"):
+                pytest.fail(str(exc))
+            pytest.skip(str(exc))
+
+    return pinned

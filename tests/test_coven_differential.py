@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -430,7 +430,8 @@ class Pair:
 
 
 @pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
+def pair(npm_pins: Callable[[str], Path]) -> Iterator[Pair]:
+    npm_pins("realcli")
     root = Path(tempfile.mkdtemp(prefix="cvd", dir="/tmp"))
     try:
         executable = coven_rust.binary(root / "bin")

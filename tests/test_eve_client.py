@@ -1,19 +1,13 @@
-"""Real-client conformance: the published eve@0.18.2 client drives the daemon.
-
-The package is fetched from the npm registry once into a cache outside the repository
-(``$COVEN_EVE_CACHE``, default ``~/.cache/coven-trio/eve-0.18.2``) with ``npm pack`` and
-unpacked; ``eve/client`` has no bare imports, and undici supplies the Unix-socket agent
-(reference/eve-http.md §8). Skipped, with the reason, when node/npm are absent or the
-registry cannot be reached.
+"""Real-client conformance: the published eve@0.18.2 client (the seed's generation,
+pinned in tests/eveseed with the undici that gives it a Unix-socket agent) drives the
+daemon: ``tests/eveseed/conformance.mjs`` prints what the client saw, asserted here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,49 +15,14 @@ import trio
 
 from coven_trio.daemon import Daemon
 
-PACKAGES = {"eve": "0.18.2", "undici": "6.21.0"}
-SCRIPT = Path(__file__).parent / "eve_conformance.mjs"
+SCRIPT = Path(__file__).parent / "eveseed" / "conformance.mjs"
 
 pytestmark = [pytest.mark.usefixtures("fakes_on_path"), pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def _cache() -> Path:
-    default = Path.home() / ".cache" / "coven-trio" / f"eve-{PACKAGES['eve']}"
-    return Path(os.environ.get("COVEN_EVE_CACHE", default))
-
-
-def _install(cache: Path) -> Path:
-    modules = cache / "node_modules"
-    if all((modules / name / "package.json").exists() for name in PACKAGES):
-        return modules
-    cache.mkdir(parents=True, exist_ok=True)
-    specs = [f"{name}@{version}" for name, version in PACKAGES.items()]
-    result = subprocess.run(
-        ["npm", "pack", "--silent", *specs],
-        cwd=cache,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"npm could not fetch {specs}: {result.stderr.strip()[:300]}")
-    for name, version in PACKAGES.items():
-        target = modules / name
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        with tarfile.open(cache / f"{name}-{version}.tgz") as tar:
-            for member in tar.getmembers():
-                member.name = member.name.partition("/")[2]
-                if member.name:
-                    tar.extract(member, target, filter="data")
-    return modules
-
-
 @pytest.fixture
-def eve_modules() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed to run the published eve client")
-    return _install(_cache())
+def eve_modules(npm_pins: Callable[[str], Path]) -> Path:
+    return npm_pins("eveseed")
 
 
 async def test_published_eve_client_conformance(
@@ -72,16 +31,10 @@ async def test_published_eve_client_conformance(
     project = tmp_short / "proj"
     project.mkdir()
     monkeypatch.chdir(project)
-    runner = tmp_short / "run"
-    runner.mkdir()
-    # ESM resolves bare imports from the script's folder upwards: link the cache there.
-    (runner / "node_modules").symlink_to(eve_modules)
-    script = runner / "conformance.mjs"
-    shutil.copy(SCRIPT, script)
     env = {**os.environ, "COVEN_SOCKET": str(daemon.socket_path)}
-    with trio.fail_after(120):
+    with trio.fail_after(120):  # its imports resolve from tests/eveseed/node_modules
         result = await trio.run_process(
-            ["node", str(script)], env=env, capture_stdout=True, capture_stderr=True, check=False
+            ["node", str(SCRIPT)], env=env, capture_stdout=True, capture_stderr=True, check=False
         )
     assert result.returncode == 0, result.stderr.decode()
     out = json.loads(result.stdout)

@@ -2,7 +2,7 @@
 needs) drives the daemon's eve mount over the Unix socket, through every operation it
 has: each scenario of ``tests/eveclient/drive.mjs`` runs against the fake claude.
 
-Install once: ``npm ci --prefix tests/eveclient`` (``.ci/run`` does). Without it these
+The ``npm_pins`` fixture installs them (``npm ci``) once per run. Without node and npm these
 tests are skipped with that reason, unless ``CI`` is set (then they fail).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def node() -> Path:
-    if not (HERE / "node_modules" / "eve").exists() or not NODE.exists():
-        reason = "today's eve client is not installed: run `npm ci --prefix tests/eveclient`"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+def node(npm_pins: Callable[[str], Path]) -> Path:
+    npm_pins("eveclient")
     return NODE
 
 

@@ -1,8 +1,9 @@
 """The real Claude Code and Codex CLIs (pinned in ``package.json`` here), run by the real
 daemon against fake model APIs of our own on 127.0.0.1.
 
-Install once: ``npm ci --prefix tests/realcli`` (``.ci/run`` does). Without them the
-tests are skipped with the reason — unless ``CI`` is set, where a missing CLI fails.
+The ``npm_pins`` fixture installs them (``npm ci``) once, whichever test asks first;
+without node and npm the tests are skipped with the reason — unless ``CI`` is set,
+where a missing CLI fails.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +32,11 @@ VERSIONS = json.loads((HERE / "package.json").read_text())["dependencies"]
 pytestmark = [pytest.mark.slow, pytest.mark.realcli]
 
 
-def _missing() -> str | None:
-    for name in ("claude", "codex"):
-        if not (BIN / name).exists():
-            return f"the real {name} CLI is not installed: run `npm ci --prefix tests/realcli`"
-    if shutil.which("node") is None:
-        return "node is not installed"
-    return None
-
-
 @pytest.fixture(scope="session")
-def real_clis() -> Path:
-    reason = _missing()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+def real_clis(npm_pins: Callable[[str], Path]) -> Path:
+    npm_pins("realcli")
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
     return BIN
 
 

@@ -1,5 +1,5 @@
 // Drive coven-trio's eve API with the published eve@0.18.2 client over the Unix socket.
-// Run by tests/test_eve_client.py with NODE_PATH pointing at a cache outside the repo.
+// Run by tests/test_eve_client.py from this folder (its node_modules: tests/npm_pins.py).
 // Prints one JSON object (the observations) on stdout; the Python test asserts on it.
 import { Agent, setGlobalDispatcher } from "undici";
 import { Client, ClientError } from "eve/client";
