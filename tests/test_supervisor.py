@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
 from coven_trio.config import Config
+from coven_trio.harness._process import SpawnError, run_command
 from coven_trio.harness.command import CommandDriver
 from coven_trio.sessions._supervisor import LINES_PER_SLICE, Supervisor
 from coven_trio.vocabulary import Entry, LaunchMode
@@ -43,3 +45,12 @@ async def test_a_flood_of_lines_is_read_in_slices_that_let_other_tasks_run() -> 
     assert len(seen_at) >= 2000 // LINES_PER_SLICE
     # other tasks ran while the lines were handled (about once per slice)
     assert seen_at[-1] - seen_at[0] >= len(seen_at) // 2
+
+
+async def test_a_helper_command_runs_to_its_end_and_is_killed_when_too_slow() -> None:
+    done = await run_command(["sh", "-c", "cat; echo oops >&2; exit 3"], stdin=b"in")
+    assert (done.returncode, done.stdout, done.stderr) == (3, b"in", b"oops\n")
+    with pytest.raises(trio.TooSlowError):
+        await run_command(["sh", "-c", "echo $$ > /dev/null; sleep 30"], timeout=0.2)
+    with pytest.raises(SpawnError):
+        await run_command(["/nonexistent/program"])

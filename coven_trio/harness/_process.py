@@ -154,6 +154,77 @@ async def spawn(
     )
 
 
+@attrs.frozen
+class Completed:
+    """A finished helper command: its exit code and what it printed."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+async def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+    stdin: bytes = b"",
+    timeout: float = 60.0,
+) -> Completed:
+    """Run a helper program the daemon itself needs (``git``, a notification command) to
+    its end, registered with the reaper as harnesses are (trio waits for it, so it is
+    never reaped from under it). It runs in its own process group, which is SIGKILLed
+    on timeout or cancellation. Raises :class:`SpawnError` if it cannot start and
+    ``trio.TooSlowError`` after ``timeout``."""
+    try:
+        with REAPER.spawning():
+            process = await trio.lowlevel.open_process(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            REAPER.started(process.pid)
+    except (OSError, ValueError) as exc:
+        raise SpawnError(
+            f"failed to spawn `{argv[0]}`: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    out, err = bytearray(), bytearray()
+
+    async def collect(stream: trio.abc.ReceiveStream, into: bytearray) -> None:
+        while chunk := await stream.receive_some(READ_SIZE):
+            into += chunk
+
+    async def feed(stream: trio.abc.SendStream) -> None:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            if stdin:
+                await stream.send_all(stdin)
+        await stream.aclose()
+
+    try:
+        with trio.fail_after(timeout):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(feed, process.stdin)
+                nursery.start_soon(collect, process.stdout, out)
+                nursery.start_soon(collect, process.stderr, err)
+                code = await process.wait()
+    finally:
+        with trio.CancelScope(shield=True):
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+            REAPER.exited(process.pid)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                await trio.aclose_forcefully(stream)
+    return Completed(code, bytes(out), bytes(err))
+
+
 async def _open(
     argv: Sequence[str], cwd: str, env: dict[str, str] | None, stdio: int, tty: bool = False
 ) -> trio.Process:
