@@ -493,10 +493,14 @@ async def test_clear_starts_a_fresh_thread_and_compact_is_refused_for_codex(
     cleared = await client.post(f"{EVE}/session/{sid}/clear")
     assert cleared.json() == {"ok": True, "sessionId": sid, "status": "accepted"}
     start = len(events(await read_turn(client, sid)))
+    # As eve's: the context is cleared, then the session waits (a reader stops there).
+    after_clear = events(await read_turn(client, sid, start=start))
+    assert [e["type"] for e in after_clear] == ["context.cleared", "session.waiting"]
+    assert after_clear[0]["data"]["turnId"] == "turn_1"  # the next turn's
     response = await send(client, sid, "two")
     assert response.status_code == 200 and response.json()["deliveryId"].startswith("dlv_")
-    turn = events(await read_turn(client, sid, start=start))
-    assert turn[0]["type"] == "context.cleared"
+    turn = events(await read_turn(client, sid, start=start + 2))
+    assert turn[0]["type"] == "turn.started"
     answer = next(e for e in turn if e["type"] == "message.appended")["data"]["content"]
     assert answer == "Echo: two"  # not "remembering": a new thread
     calls = [c["argv"] for c in argv_log(fakes_on_path)]

@@ -1,15 +1,19 @@
 """Sessions: one supervised harness run each, owned by a registry in the daemon's nursery.
 
-``_state`` holds every phase and transition (pure); ``_supervisor`` runs the processes;
-``_interaction`` keeps what clients put in (turns, answers, tokens); ``_session`` wires
-them to a journal; ``_registry`` launches, finds and forgets sessions.
+Pure, no I/O: ``_state`` decides every transition from the facts in ``_facts`` (phases in
+``_phases``, accepted inputs in ``_inbox``, client bookkeeping in ``_interaction``) and
+answers each event of ``_events`` with entries and effects. Runtime: ``_session`` journals
+what the state says and takes clients' requests; ``_runner`` performs the effects;
+``_supervisor`` runs the processes; ``_registry`` launches, finds and forgets sessions.
 """
 
+from ..vocabulary import SessionStatus
 from ._history import Historical
 from ._interaction import TurnInput
+from ._phases import IllegalTransition, Phase, TurnState
 from ._registry import SessionRegistry
 from ._session import Session
-from ._state import IllegalTransition, Phase, SessionState, SessionStatus, TurnState
+from ._state import SessionState
 
 __all__ = [
     "Historical",

@@ -3,7 +3,7 @@ continuation token that orders follow-ups.
 
 Bookkeeping, no processes: :class:`Interaction` remembers the open questions
 (``input.requested``), the current turn's ``outputSchema`` and last assistant text, and
-turns a follow-up into the lines the harness must read. The session decides when.
+which questions a follow-up answers. Part of the session's state (``_state.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import attrs
 from .. import schema
 from .._clock import new_token
 from ..errors import InvalidInputResponses
-from ..harness import Driver
 from ..vocabulary import Entry, EntryType, FailureCode
 
 
@@ -52,6 +51,16 @@ class Answer:
     choice: str | None = None
 
 
+@attrs.frozen
+class Outcome:
+    """How a turn ended: entries to journal before its end, whether it failed, and the
+    data of ``turn.completed`` / ``turn.failed``."""
+
+    extra: list[Entry]
+    failed: bool
+    data: dict[str, Any]
+
+
 @attrs.define
 class Interaction:
     """One session's conversation state on the client side."""
@@ -78,34 +87,31 @@ class Interaction:
             for request in data.get("requests", []):
                 self.pending[str(request.get("requestId"))] = request
 
-    async def outcome(
-        self, failed: bool, data: dict[str, Any]
-    ) -> tuple[list[Entry], bool, dict[str, Any]]:
-        """The end of a turn the harness reported: entries to journal before it, whether
-        it failed, and the turn end's data. A completed turn with an ``outputSchema`` is
-        checked first (``result.completed``, or ``OUTPUT_SCHEMA_NOT_FULFILLED``)."""
+    def turn_end(self, failed: bool, data: dict[str, Any]) -> Outcome | tuple[Any, dict[str, Any]]:
+        """The end of a turn the harness reported. With an ``outputSchema`` a completed
+        turn's answer must be checked first: returns ``(value, schema)`` to check (then
+        :meth:`checked`); otherwise the :class:`Outcome`."""
         output_schema, self._output_schema = self._output_schema, None
         native = data.pop("structuredOutput", None)  # the CLI's own (``--json-schema``)
         if failed or output_schema is None:
-            return [], failed, data
+            return Outcome([], failed, data)
         if native is not None:
-            found, value = True, native
-        else:
-            found, value = schema.extract_json(self._last_text or "")
-        errors = ["no JSON in the answer"]
-        if found:  # off the event loop: a big answer must not hold it
-            errors = await schema.validate_off_loop(value, output_schema)
+            return native, output_schema
+        found, value = schema.extract_json(self._last_text or "")
+        if not found:
+            return self.checked(["no JSON in the answer"], None)
+        return value, output_schema
+
+    def checked(self, errors: list[str], value: Any) -> Outcome:
+        """The answer was checked: ``result.completed``, or ``OUTPUT_SCHEMA_NOT_FULFILLED``."""
         if not errors:
-            return [(EntryType.RESULT_COMPLETED, {"result": value})], False, {}
-        return (
-            [],
-            True,
-            {
-                "code": FailureCode.OUTPUT_SCHEMA_NOT_FULFILLED,
-                "message": "The agent could not produce a result matching the requested schema.",
-                "details": {"errors": errors},
-            },
-        )
+            return Outcome([(EntryType.RESULT_COMPLETED, {"result": value})], False, {})
+        failure = {
+            "code": FailureCode.OUTPUT_SCHEMA_NOT_FULFILLED,
+            "message": "The agent could not produce a result matching the requested schema.",
+            "details": {"errors": errors},
+        }
+        return Outcome([], True, failure)
 
     def answers(self, turn: TurnInput) -> list[Answer]:
         """The open questions this follow-up answers (raises a 400 if it cannot).
@@ -144,16 +150,6 @@ class Interaction:
             "Answer the pending input requests first (inputResponses, or approve/deny).",
             details={"requestIds": list(self.pending)},
         )
-
-    def answer_lines(self, driver: Driver, answers: list[Answer]) -> list[bytes]:
-        """The harness's control responses for ``answers``."""
-        lines = []
-        for answer in answers:
-            line = driver.control_response(answer.request, answer.allow, answer.choice)
-            if line is None:
-                raise InvalidInputResponses("This harness does not take input responses.")
-            lines.append(line)
-        return lines
 
     def settle(self, answers: list[Answer]) -> Entry | None:
         """The answers reached the harness: the requests are closed, and the entry that

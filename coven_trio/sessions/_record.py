@@ -20,7 +20,6 @@ class Described(Protocol):
     cwd: str
     title: str
     created_at: str
-    exit_code: int | None
     launch_mode: LaunchMode
     resumed_from: str | None
     driver: Driver
@@ -30,6 +29,8 @@ class Described(Protocol):
     def status(self) -> SessionStatus: ...
     @property
     def pid(self) -> int | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
     @property
     def turns(self) -> int: ...
 

@@ -32,11 +32,11 @@ from ..journal import LIFECYCLE_TYPES, Journal, MemoryBudget
 from ..launch import LaunchPlan, plan_launch
 from ..models import LaunchRequest
 from ..store import Store
+from ._events import Launched, Prewarmed
 from ._external import Externals, completed, external_record
 from ._history import Historical, HistoryCache, merge_pages
 from ._interaction import TurnInput
 from ._session import Session
-from ._state import Launched, Prewarmed
 
 log = logging.getLogger("coven_trio.sessions")
 
@@ -183,8 +183,7 @@ class SessionRegistry:
                 f"At most {self.config.max_sessions} live sessions.",
                 headers=[("retry-after", "1")],
             )
-        session = self._prepare(request, plan, agent, first_turn, system_prompt, prewarm)
-        session.renders = render and session.driver.structured
+        session = self._prepare(request, plan, agent, first_turn, system_prompt, prewarm, render)
         if plan.conversation is not None and plan.conversation[0] == "resume":
             session.resumed_from = await self.latest_on(plan.conversation[1])
         assert self._nursery is not None
@@ -251,8 +250,8 @@ class SessionRegistry:
             line = journal.line(index)
             self.store.append(session.id, index, line, journal.type_of(index) in LIFECYCLE_TYPES)
         journal.sink = self.store.append
-        if session.supervisor.pid is not None:
-            self._on_processes(session, [p for p in [identity(session.supervisor.pid)] if p])
+        if session.pid is not None:
+            self._on_processes(session, [p for p in [identity(session.pid)] if p])
 
     def _on_change(self, session: Session) -> None:
         self.store.save_session(session.id, session.describe(), session.state.ended)
@@ -268,6 +267,7 @@ class SessionRegistry:
         first_turn: TurnInput | None,
         system_prompt: str | None,
         prewarm: bool,
+        render: bool,
     ) -> Session:
         options = Options(
             model=plan.model,
@@ -309,6 +309,8 @@ class SessionRegistry:
             first_turn=turn,
             agent=agent,
             follow_ups=not plan.one_shot,
+            renders=render and driver.structured,
+            prewarmed=prewarm,
             on_end=self._on_end,
             on_change=self._on_change,
             on_processes=self._on_processes,
@@ -317,11 +319,7 @@ class SessionRegistry:
         if agent is not None:
             started["agent"] = agent
         started.update(projectRoot=plan.project_root, cwd=plan.cwd)
-        if prewarm:
-            session.prewarmed = True
-            session.handle(Prewarmed(started, session.continuation_token))
-        else:
-            session.handle(Launched(started, turn.message, turn.deliveries))
+        session.apply(Prewarmed(started) if prewarm else Launched(started, turn))
         return session
 
     async def kill(self, session_id: str) -> Session:

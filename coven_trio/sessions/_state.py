@@ -1,411 +1,400 @@
-"""The session lifecycle as data: every phase, every event, every transition. Pure.
+"""The session lifecycle: every transition, decided from the facts in ``_facts.py``. Pure.
 
-In the style of h11's ``_state.py``: no I/O and no trio here. The supervisor (processes)
-and the interaction layer (clients' inputs) describe what happened as an event;
-:meth:`SessionState.handle` moves the phase and returns the journal entries the event
-means, stamped with the turn they belong to. An event the current phase cannot take
-raises :class:`IllegalTransition`: that is a bug in the caller, never something a client
-or a harness can cause (their mistakes are refused before, or are no-ops here).
-
-Phases (clients see them through :attr:`SessionState.status`)::
-
-    NEW ─launch─▶ TURN ─turn end─▶ IDLE (long-lived process) ─next turn─▶ TURN
-    NEW ─prewarm─▶ IDLE (no turn yet)
-                   │  ├─question─▶ PARKED (long-lived process) ─answer─▶ TURN
-                   │  └─turn end─▶ BUSY (per-turn process) ─exit, resumable─▶ IDLE
-                   └─exit─▶ COMPLETED | FAILED
-    TURN/BUSY/IDLE/PARKED ─kill─▶ KILLING[_TURN] ─exit─▶ KILLED
-    TURN/BUSY/IDLE/PARKED ─shutdown─▶ STOPPING[_TURN] ─exit─▶ COMPLETED | FAILED
-
-A per-turn process that exits after it ended its turn leaves a resumable session IDLE
-whatever its exit code: a failed turn (codex exits 1) does not end the conversation.
-    any live phase ─abort─▶ FAILED   (an internal failure; KILLING stays KILLED)
-
-``docs/architecture.md`` draws the same as a diagram.
+As in h11's ``_state.py``, everything that affects the state machine lives here and nothing
+here does I/O. The runtime describes what happened as an event (``_events.py``);
+:meth:`SessionState.handle` answers with a :class:`~._events.Step`: the entries to journal
+(stamped with their turn) and the effects to perform. A client's mistake is refused with
+its :class:`~coven_trio.errors.CovenError` before anything changed; an event the phase
+cannot take raises :class:`IllegalTransition` (a bug in the caller). The phases are drawn
+in ``_phases.py``; every accepted input is delivered or journaled as not run (``_inbox.py``).
 """
 
 from __future__ import annotations
 
-import signal
-from enum import Enum, StrEnum
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from ..vocabulary import SEQUENCED, TURN_SCOPED, Entry, EntryType, FailureCode
-from ..vocabulary import SessionStatus as SessionStatus
+from ..errors import InvalidRequest, TurnActive
+from ..render import terminal_text
+from ..vocabulary import Entry, EntryType, FailureCode, SessionStatus
+from . import _events as ev
+from ._facts import Facts, exit_data, failure
+from ._interaction import Outcome
+from ._phases import LIVE, OPEN, TERMINAL, TURN_ENDS, TURN_OVER, WITH_TURN, Phase, signal_name
 
-
-class TurnState(StrEnum):
-    NONE = "none"
-    ACTIVE = "active"
-
-
-class Phase(Enum):
-    """The session's state: finer than :class:`SessionStatus`, one value at a time."""
-
-    # Members are singletons compared by identity: hash them so, in C (Enum's own
-    # __hash__ is Python code, and the phase is looked up several times per entry).
-    __hash__ = object.__hash__
-
-    NEW = "new"  #: built, nothing journaled yet
-    TURN = "turn"  #: a turn is running
-    BUSY = "busy"  #: the turn ended, its per-turn process is still exiting
-    IDLE = "idle"  #: between turns: takes the next message
-    #: The turn ended at a harness question; its process waits for the answer, and what
-    #: it still prints belongs to the next turn (the session holds it until then).
-    PARKED = "parked"
-    KILLING_TURN = "killing_turn"  #: kill accepted mid-turn; the process is being stopped
-    KILLING = "killing"  #: kill accepted between turns; the process is being stopped
-    STOPPING_TURN = "stopping_turn"  #: daemon shutdown mid-turn
-    STOPPING = "stopping"  #: daemon shutdown between turns
-    COMPLETED = "completed"
-    FAILED = "failed"
-    KILLED = "killed"
-
-
-LIVE = frozenset({Phase.TURN, Phase.BUSY, Phase.IDLE, Phase.PARKED})
-#: Between turns: the next message (or answer) starts a turn.
-BETWEEN_TURNS = frozenset({Phase.IDLE, Phase.PARKED})
-TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED, Phase.KILLED})
-#: Phases in which the harness may still produce output.
-_OPEN = frozenset(Phase) - TERMINAL - {Phase.NEW}
-_WITH_TURN = frozenset({Phase.TURN, Phase.KILLING_TURN, Phase.STOPPING_TURN})
-#: A phase with its turn over (the turn ended, or was failed on the way out).
-_TURN_OVER = {
-    Phase.TURN: Phase.BUSY,
-    Phase.KILLING_TURN: Phase.KILLING,
-    Phase.STOPPING_TURN: Phase.STOPPING,
-}
-_STATUS = {
-    Phase.NEW: SessionStatus.RUNNING,
-    Phase.TURN: SessionStatus.RUNNING,
-    Phase.BUSY: SessionStatus.RUNNING,
-    Phase.IDLE: SessionStatus.IDLE,
-    Phase.PARKED: SessionStatus.IDLE,
-    Phase.KILLING_TURN: SessionStatus.KILLED,
-    Phase.KILLING: SessionStatus.KILLED,
-    Phase.STOPPING_TURN: SessionStatus.RUNNING,
-    Phase.STOPPING: SessionStatus.RUNNING,
-    Phase.COMPLETED: SessionStatus.COMPLETED,
-    Phase.FAILED: SessionStatus.FAILED,
-    Phase.KILLED: SessionStatus.KILLED,
-}
-
+#: Entries a parked session holds for its next turn; past this they are journaled at once.
+MAX_HELD = 1000
 KILLED_MESSAGE = "Session was killed."
+ONE_SHOT = "The session runs one prompt (nonInteractive without followUps): its process had "
+ONE_SHOT += "already taken it."
 
 
-class IllegalTransition(Exception):
-    """An event the session's current phase cannot take (a bug in the caller)."""
+class SessionState(Facts):
+    """One session's phase and every fact its transitions depend on (:class:`Facts`);
+    :meth:`handle` is the only way to change them."""
 
+    def handle(self, event: ev.Event) -> ev.Step:
+        """Apply ``event``: the entries it means and the effects to perform."""
+        step = ev.Step()
+        _HANDLERS[type(event)](self, event, step)
+        return step
 
-# --- events ------------------------------------------------------------------------------
+    # --- the session begins --------------------------------------------------------------
 
+    def _launched(self, event: ev.Launched, step: ev.Step) -> None:
+        self._require(self.phase is Phase.NEW, event)
+        self.process = True
+        step.journal(EntryType.SESSION_STARTED, event.started)
+        self._begin(ev.Delivery(event.turn, ev.How.TURN), step)
 
-@attrs.frozen
-class Launched:
-    """The session exists: ``session.started`` and its first turn. ``deliveries``: the
-    ids the clients' sends were given (``turn.started`` carries them)."""
+    def _prewarmed(self, event: ev.Prewarmed, step: ev.Step) -> None:
+        self._require(self.phase is Phase.NEW, event)
+        self.process = not self.shape.per_turn  # a per-turn CLI starts at the first message
+        self.phase = Phase.IDLE
+        step.journal(EntryType.SESSION_STARTED, event.started)
+        self._wait(step)
 
-    started: dict[str, Any]
-    message: str
-    deliveries: tuple[str, ...] = ()
+    # --- client input --------------------------------------------------------------------
 
+    def _input(self, event: ev.InputArrived, step: ev.Step) -> None:
+        self._live()
+        d, inbox = event.delivery, self.inbox
+        if d.how is ev.How.RAW or not self.shape.turns:
+            if not self.process:  # its process is exiting
+                raise self._gone()
+            step.do(ev.Write(d))
+        elif self.shape.one_shot:
+            inbox.unrun(d, ONE_SHOT, step)
+        elif self.between_turns and inbox.quiet:
+            d.answers = self.interaction.answers(d.turn)
+            if d.answers:  # a follow-up that answers questions is not itself a message
+                d.turn = attrs.evolve(d.turn, message="", harness_text="")
+            self._deliver(d, step)
+        elif d.how is ev.How.TURN or d.turn.input_responses:
+            raise TurnActive("A turn is already running.", details=self._ids())
+        else:
+            inbox.room(self._ids())
+            if self.shape.stdin_turns:
+                step.do(ev.Queue(d))  # on stdin now; queued once it is there
+            else:
+                inbox.queue.append(d)
+                inbox.accept(d, step)
 
-@attrs.frozen
-class Prewarmed:
-    """The session exists without a turn yet (eve's bodyless create): it waits for its
-    first message."""
+    def _deliver(self, d: ev.Delivery, step: ev.Step) -> None:
+        """``d``'s turn starts now: on stdin, or in a process of its own."""
+        self.inbox.pending = d
+        if d.on_stdin:
+            self._delivered(ev.Delivered(d), step)
+        elif self.shape.per_turn:
+            self.process = True  # starting
+            step.do(ev.Spawn(d, resume=self.ran))
+        else:
+            step.do(ev.Write(d))
 
-    started: dict[str, Any]
-    token: str
+    def _delivered(self, event: ev.Delivered, step: ev.Step) -> None:
+        d, inbox = event.delivery, self.inbox
+        if not self.live:  # killed or stopped as it arrived: the client hears so
+            inbox.pending = None if d is inbox.pending else inbox.pending
+            step.do(ev.Settle(d, self._gone()))
+        elif d.how is ev.How.RAW or not self.shape.turns:
+            self._record(EntryType.INPUT, d.body, step)
+            inbox.accept(d, step)
+        elif d is inbox.pending:
+            inbox.pending = None
+            if d.how is ev.How.COMMAND:
+                self._commanded(d, step)
+                return
+            self._begin(d, step)
+            held, self.held = self.held, []
+            self._entries(held, step)  # the new turn's first entries (or a new question)
+        else:  # a stream harness has it on stdin: it runs after the running turn
+            d.on_stdin = True
+            inbox.queue.append(d)
+            inbox.accept(d, step)
+            self._next(step)
 
+    def _delivery_failed(self, event: ev.DeliveryFailed, step: ev.Step) -> None:
+        d, inbox = event.delivery, self.inbox
+        unspawned = d is inbox.pending and self.shape.per_turn  # its process never started
+        if d is inbox.pending:
+            inbox.pending = None
+        if d.accepted:  # queued, then its process could not start: say so, never nothing
+            inbox.unrun(d, f"its turn could not start: {event.error.message}", step)
+        else:
+            step.do(ev.Settle(d, event.error))
+        if unspawned:
+            self.process = False
+            if self.phase is Phase.KILLING:
+                self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, step)
+            elif self.phase is Phase.STOPPING:
+                self._complete("the daemon stopped before its turn", step)
+        self._next(step)
 
-@attrs.frozen
-class TurnBegan:
-    """A follow-up was accepted and is being delivered to the harness."""
+    def _next(self, step: ev.Step) -> None:
+        """Between turns with inputs waiting: the next one's turn starts."""
+        if self.phase is Phase.IDLE and (d := self.inbox.take()) is not None:
+            self._deliver(d, step)
 
-    message: str
-    deliveries: tuple[str, ...] = ()
-
-
-@attrs.frozen
-class Recorded:
-    """An entry that does not move the phase (harness output, accepted input, …)."""
-
-    type: EntryType
-    data: dict[str, Any] | None
-
-
-@attrs.frozen
-class TurnEnded:
-    """The harness ended its turn. ``takes_turns``: its process stays and takes the next
-    one (the session waits); otherwise the process is about to exit. ``cancelled``: the
-    client stopped it (``turn.cancelled``)."""
-
-    failed: bool
-    data: dict[str, Any]
-    token: str
-    takes_turns: bool
-    cancelled: bool = False
-
-
-@attrs.frozen
-class InputRequested:
-    """The harness is parked on a question: the turn ends here (eve §5 D) and the answer
-    comes as a follow-up."""
-
-    data: dict[str, Any]
-    token: str
-    takes_turns: bool
-
-
-@attrs.frozen
-class ProcessExited:
-    """The harness's process exited (reaped). ``resumable``: a per-turn harness whose
-    conversation a next process can continue. ``cancelled``: the client stopped the
-    turn, so the exit ends the turn (``turn.cancelled``), not the session."""
-
-    returncode: int
-    resumable: bool
-    token: str
-    cancelled: bool = False
-
-
-@attrs.frozen
-class KillRequested:
-    process_running: bool
-
-
-@attrs.frozen
-class ShutdownRequested:
-    process_running: bool
-
-
-@attrs.frozen
-class Aborted:
-    """The session cannot go on (cancelled, a follow-up that could not start, a bug)."""
-
-    code: FailureCode
-    message: str
-
-
-Event = (
-    Launched
-    | Prewarmed
-    | TurnBegan
-    | Recorded
-    | TurnEnded
-    | InputRequested
-    | ProcessExited
-    | KillRequested
-    | ShutdownRequested
-    | Aborted
-)
-
-
-def signal_name(signum: int) -> str:
-    """``SIGKILL``; real-time signals (which :class:`signal.Signals` lacks) as
-    ``SIGRTMIN+n``."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        if signal.SIGRTMIN <= signum <= signal.SIGRTMAX:
-            return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
-        return f"signal {signum}"
-
-
-def _failure(code: FailureCode, message: str, returncode: int | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"code": code, "message": message}
-    if returncode is not None and returncode >= 0:
-        data["exitCode"] = returncode
-    return data
-
-
-@attrs.define
-class SessionState:
-    """One session's phase and turn counter; :meth:`handle` is the only way to move it."""
-
-    harness: str
-    phase: Phase = Phase.NEW
-    #: Turns begun so far; the current (or last) turn is ``turn_<turns - 1>``.
-    turns: int = 0
-
-    @property
-    def status(self) -> SessionStatus:
-        return _STATUS[self.phase]
-
-    @property
-    def turn(self) -> TurnState:
-        return TurnState.ACTIVE if self.phase in _WITH_TURN else TurnState.NONE
-
-    @property
-    def live(self) -> bool:
-        """Takes input, follow-ups and kill."""
-        return self.phase in LIVE
-
-    @property
-    def between_turns(self) -> bool:
-        """Takes the next message (or the answers to the harness's questions)."""
-        return self.phase in BETWEEN_TURNS
-
-    @property
-    def ended(self) -> bool:
-        return self.phase in TERMINAL
-
-    @property
-    def turn_id(self) -> str | None:
-        return f"turn_{self.turns - 1}" if self.turns else None
-
-    def handle(self, event: Event) -> list[Entry]:
-        """Move to the phase ``event`` leads to; returns the entries to journal."""
-        if isinstance(event, Recorded):
-            self._require(self.phase in _OPEN, event)
-            return [self._stamp(event.type, event.data)]
-        if isinstance(event, Launched):
-            self._require(self.phase is Phase.NEW, event)
-            begun = self._begin(event.message, event.deliveries)
-            return [(EntryType.SESSION_STARTED, event.started), *begun]
-        if isinstance(event, Prewarmed):
-            self._require(self.phase is Phase.NEW, event)
-            self.phase = Phase.IDLE
-            return [(EntryType.SESSION_STARTED, event.started), _waiting(event.token)]
-        if isinstance(event, TurnBegan):
-            self._require(self.phase in BETWEEN_TURNS, event)
-            return self._begin(event.message, event.deliveries)
-        if isinstance(event, TurnEnded):
-            self._require(self.phase in _OPEN, event)
-            kind = EntryType.TURN_FAILED if event.failed else EntryType.TURN_COMPLETED
-            if event.cancelled:
-                kind = EntryType.TURN_CANCELLED
-            return self._end_turn(kind, event.data, event.token, event.takes_turns)
-        if isinstance(event, InputRequested):
-            self._require(self.phase in _OPEN, event)
-            request = self._stamp(EntryType.INPUT_REQUESTED, event.data)
-            ends = self._end_turn(
-                EntryType.TURN_COMPLETED, {}, event.token, event.takes_turns, Phase.PARKED
-            )
-            return [request, *ends]
-        if isinstance(event, ProcessExited):
-            self._require(self.phase in _OPEN, event)
-            return self._exited(event)
-        if isinstance(event, KillRequested):
-            self._require(self.phase in LIVE, event)
-            return self._kill(event.process_running)
-        if isinstance(event, ShutdownRequested):
-            self._require(self.phase is not Phase.NEW, event)
-            return self._shutdown(event.process_running)
-        if isinstance(event, Aborted):
-            if self.phase in TERMINAL:
-                return []
-            end = Phase.KILLED if self.status is SessionStatus.KILLED else Phase.FAILED
-            return self._finish(end, event.code, event.message)
-        raise IllegalTransition(f"unknown event {event!r}")  # pragma: no cover
-
-    # --- transitions ---------------------------------------------------------------------
-
-    def _require(self, ok: bool, event: Event) -> None:
-        if not ok:
-            raise IllegalTransition(f"{type(event).__name__} in phase {self.phase.name}")
-
-    def _stamp(self, type_: EntryType, data: dict[str, Any] | None) -> Entry:
-        """Turn entries carry ``turnId`` (and turn boundaries ``sequence``)."""
-        if type_ in TURN_SCOPED and self.turns:
-            data = {**(data or {}), "turnId": self.turn_id}
-            if type_ in SEQUENCED:
-                data["sequence"] = self.turns - 1
-        return type_, data
-
-    def _begin(self, message: str, deliveries: tuple[str, ...]) -> list[Entry]:
+    def _begin(self, d: ev.Delivery, step: ev.Step) -> None:
+        """The harness has ``d``'s turn: journal it (input, the turn, settled answers)
+        and spend the continuation token."""
+        if d.body is not None:
+            self._record(EntryType.INPUT, d.body, step)
+        resolved = self.interaction.settle(d.answers)
+        self.cancelling = False  # a cancel was for the turn before
+        self.interaction.rotate()
+        self.interaction.begin(d.turn)
         self.turns += 1
         self.phase = Phase.TURN
-        started = {"deliveryIds": list(deliveries)} if deliveries else None
-        entries = [self._stamp(EntryType.TURN_STARTED, started)]
-        if message:
-            entries.append(self._stamp(EntryType.MESSAGE_RECEIVED, {"message": message}))
-        return entries
+        d.started = True
+        step.do(ev.BeginTurn(f"turn_{self.turns - 1}"))
+        ids = d.turn.deliveries
+        self._record(EntryType.TURN_STARTED, {"deliveryIds": list(ids)} if ids else None, step)
+        if d.turn.message:
+            self._record(EntryType.MESSAGE_RECEIVED, {"message": d.turn.message}, step)
+        if resolved is not None:
+            self._record(*resolved, step)
+        self.inbox.accept(d, step)
+
+    # --- controls ------------------------------------------------------------------------
+
+    def _cancel(self, event: ev.CancelRequested, step: ev.Step) -> None:
+        """``step.outcome``: whether a turn is being cancelled."""
+        running = self.phase is Phase.TURN and self.shape.turns and self.inbox.pending is None
+        if running and event.turn_id in (None, self.turn_id):
+            self.cancelling = True
+            step.do(ev.Interrupt())
+            step.outcome = True
+
+    def _clear(self, event: ev.ClearRequested, step: ev.Step) -> None:
+        self._quiet()  # claude's stream clears with its /clear; the others by forgetting
+        (self._deliver if self.shape.stdin_turns else self._commanded)(event.delivery, step)
+
+    def _compact(self, event: ev.CompactRequested, step: ev.Step) -> None:
+        self._quiet()
+        if not self.shape.stdin_turns:
+            raise InvalidRequest(
+                f"harness `{self.shape.harness}` cannot compact its conversation in "
+                f"{self.shape.mode} mode",
+                details={**self._ids(), "harness": self.shape.harness},
+            )
+        self._deliver(event.delivery, step)
+
+    def _commanded(self, d: ev.Delivery, step: ev.Step) -> None:
+        """The harness has the command (or needs none): its output is swallowed up to
+        its turn's end; clear and compact end with ``session.waiting``, as eve's do."""
+        ids = self._ids()
+        if d.turn.message == "/compact":
+            self._record(EntryType.COMPACTION_REQUESTED, ids, step)
+            done = self._stamp(EntryType.COMPACTION_COMPLETED, ids)
+            self.commands.append([done, self._waiting()])
+        else:
+            if self.shape.stdin_turns:
+                self.commands.append([])
+            step.do(ev.ForgetConversation())
+            self.ran = False
+            cleared = {**ids, "turnId": f"turn_{self.turns}", "sequence": self.turns}
+            step.journal(EntryType.CONTEXT_CLEARED, cleared)
+            self._wait(step)
+        self.inbox.accept(d, step)
+
+    # --- the harness's output ------------------------------------------------------------
+
+    def _output(self, event: ev.Output, step: ev.Step) -> None:
+        if self.phase in TERMINAL:  # what a failed session's process still printed
+            return
+        self._require(self.phase in OPEN, event)
+        if self.checking is not None:  # behind a turn end whose answer is being checked
+            self.checking.extend(event.entries)
+        else:
+            self._entries(event.entries, step)
+
+    def _entries(self, entries: list[Entry], step: ev.Step) -> None:
+        for index, (type_, data) in enumerate(entries):
+            if self._entry(type_, data, step):  # checking the answer: the rest waits
+                self.checking = entries[index + 1 :]
+                return
+
+    def _entry(self, type_: EntryType, data: dict[str, Any] | None, step: ev.Step) -> bool:
+        """One entry of output; True when the turn's answer must be checked first."""
+        if self.commands:  # a harness command's own turn: only its end matters
+            if type_ in TURN_ENDS:
+                step.entries.extend(self.commands.pop(0))
+            return False
+        if self.phase is Phase.PARKED and len(self.held) < MAX_HELD:
+            self.held.append((type_, data))
+            return False
+        if self.shape.renders and (text := terminal_text(type_, data)):
+            # marked, so views that show the structured entries skip the copy
+            step.journal(EntryType.OUTPUT, {"data": text, "rendered": True})
+        if type_ in TURN_ENDS:
+            if self.phase in WITH_TURN:
+                found = self.interaction.turn_end(type_ is EntryType.TURN_FAILED, data or {})
+                if not isinstance(found, Outcome):
+                    step.do(ev.Check(*found))
+                    return True
+                self._turn_ended(found, step)
+            return False
+        if data is not None:
+            self.interaction.observe(type_, data)
+        self._record(type_, data, step)
+        if type_ is EntryType.INPUT_REQUESTED:
+            self._end_turn(EntryType.TURN_COMPLETED, {}, step, Phase.PARKED)
+        return False
+
+    def _checked(self, event: ev.Checked, step: ev.Step) -> None:
+        rest, self.checking = self.checking, None
+        if rest is None:  # the turn ended meanwhile (exit, kill)
+            return
+        self._turn_ended(self.interaction.checked(event.errors, event.value), step)
+        self._entries(rest, step)
+
+    def _turn_ended(self, outcome: Outcome, step: ev.Step) -> None:
+        for type_, data in outcome.extra:
+            self._record(type_, data, step)
+        kind = EntryType.TURN_FAILED if outcome.failed else EntryType.TURN_COMPLETED
+        if self.cancelling:
+            kind = EntryType.TURN_CANCELLED
+        self.cancelling = False
+        self._end_turn(kind, outcome.data, step)
+        self._next(step)
 
     def _end_turn(
-        self,
-        kind: EntryType,
-        data: dict[str, Any],
-        token: str,
-        takes_turns: bool,
-        waits_in: Phase = Phase.IDLE,
-    ) -> list[Entry]:
-        """The harness ended its turn; without a turn running this is a no-op."""
-        if self.phase not in _WITH_TURN:
-            return []
-        entries = [self._stamp(kind, data)]
-        if self.phase is Phase.TURN and takes_turns:
+        self, kind: EntryType, data: dict[str, Any], step: ev.Step, waits_in: Phase = Phase.IDLE
+    ) -> None:
+        """The harness ended its turn (without a turn running: a no-op)."""
+        if self.phase not in WITH_TURN:
+            return
+        self._record(kind, data, step)
+        if self.phase is Phase.TURN and self._takes_turns:
             self.phase = waits_in
-            entries.append(_waiting(token))
+            self._wait(step)
         else:
-            self.phase = _TURN_OVER[self.phase]
-        return entries
+            self.phase = TURN_OVER[self.phase]
 
-    def _exited(self, event: ProcessExited) -> list[Entry]:
+    # --- the process ---------------------------------------------------------------------
+
+    def _started(self, event: ev.ProcessStarted, step: ev.Step) -> None:
+        if self.phase in TERMINAL:  # a process of an ended session: it goes at once
+            step.do(ev.Kill())
+            return
+        self.process = True
+        if self.phase not in LIVE:  # killed or stopped while it started
+            step.do(ev.Stop())
+        d = self.inbox.pending
+        if d is None or not self.shape.per_turn:
+            return
+        self.inbox.pending = None
+        if self.between_turns:
+            self._begin(d, step)
+        elif d.accepted:
+            self.inbox.unrun(d, "the session ended before its turn", step)
+        else:
+            step.do(ev.Settle(d, self._gone()))
+
+    def _exited(self, event: ev.ProcessExited, step: ev.Step) -> None:
+        if self.phase in TERMINAL:  # it ended inside while its process was being reaped
+            return
+        self._require(self.phase in OPEN, event)
+        self._release_held(step)
+        self.process, self.checking = False, None
+        self.ran = True
         code = event.returncode
-        exit_data: dict[str, Any] = {"exitCode": code if code >= 0 else None}
-        if code < 0:
-            exit_data["signal"] = signal_name(-code)
-        exit_data["status"] = SessionStatus.COMPLETED if code == 0 else SessionStatus.FAILED
-        entries: list[Entry] = [(EntryType.EXIT, exit_data)]
+        cancelled, self.cancelling = self.cancelling, False
+        resumable = self.shape.per_turn and not self.shape.one_shot
+        resumable = resumable and (cancelled or event.conversation)
+        step.journal(EntryType.EXIT, exit_data(code))
         phase = self.phase
         if phase in (Phase.KILLING_TURN, Phase.KILLING):
-            return entries + self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, code)
-        if event.cancelled and event.resumable and phase is Phase.TURN:
+            self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, step, code)
+        elif cancelled and resumable and phase is Phase.TURN:
             self.phase = Phase.IDLE  # the client stopped the turn, not the session
-            return [*entries, self._stamp(EntryType.TURN_CANCELLED, {}), _waiting(event.token)]
-        if event.resumable and phase is Phase.BUSY and code >= 0:
+            self._record(EntryType.TURN_CANCELLED, {}, step)
+            self._wait(step)
+        elif resumable and phase is Phase.BUSY and code >= 0:
             self.phase = Phase.IDLE  # the turn was over: its exit code ends nothing
-            return [*entries, _waiting(event.token)]
-        if code == 0:
-            if event.resumable and phase is Phase.TURN:
-                entries.append(self._stamp(EntryType.TURN_COMPLETED, {}))
-                self.phase = Phase.IDLE
-                return [*entries, _waiting(event.token)]
-            if phase in _WITH_TURN:
-                entries.append(self._stamp(EntryType.TURN_COMPLETED, {}))
-            self.phase = Phase.COMPLETED
-            return [*entries, (EntryType.SESSION_COMPLETED, None)]
-        how = f"signal {signal_name(-code)}" if code < 0 else f"code {code}"
-        message = f"harness `{self.harness}` exited with {how}"
-        stopping = phase in (Phase.STOPPING_TURN, Phase.STOPPING)
-        reason = FailureCode.STOPPED if stopping else FailureCode.HARNESS_EXITED
-        return entries + self._finish(Phase.FAILED, reason, message, code)
+            self._wait(step)
+        elif code == 0 and resumable and phase is Phase.TURN:
+            self._record(EntryType.TURN_COMPLETED, {}, step)
+            self.phase = Phase.IDLE
+            self._wait(step)
+        elif code == 0:
+            if phase in WITH_TURN:
+                self._record(EntryType.TURN_COMPLETED, {}, step)
+            self._complete("the session ended before its turn", step)
+        else:
+            how = f"signal {signal_name(-code)}" if code < 0 else f"code {code}"
+            message = f"harness `{self.shape.harness}` exited with {how}"
+            stopping = phase in (Phase.STOPPING_TURN, Phase.STOPPING)
+            reason = FailureCode.STOPPED if stopping else FailureCode.HARNESS_EXITED
+            self._finish(Phase.FAILED, reason, message, step, code)
+        self._next(step)
 
-    def _kill(self, process_running: bool) -> list[Entry]:
-        entries: list[Entry] = [(EntryType.KILL, {"status": SessionStatus.KILLED})]
+    def _kill(self, event: ev.KillRequested, step: ev.Step) -> None:
+        self._live()
+        self._release_held(step)
+        step.journal(EntryType.KILL, {"status": SessionStatus.KILLED})
+        step.do(ev.Stop())
         if self.phase is Phase.TURN:
             self.phase = Phase.KILLING_TURN
-        elif process_running:
+        elif self.process:
             self.phase = Phase.KILLING
         else:  # a per-turn session between turns: nothing to stop
-            return entries + self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE)
-        return entries
+            self._finish(Phase.KILLED, FailureCode.KILLED, KILLED_MESSAGE, step)
 
-    def _shutdown(self, process_running: bool) -> list[Entry]:
+    def _shutdown(self, event: ev.ShutdownRequested, step: ev.Step) -> None:
+        if self.phase is Phase.NEW or self.phase not in LIVE:
+            return  # not begun, already stopping, being killed, or over
+        self._release_held(step)
+        step.do(ev.Stop())
         if self.phase is Phase.TURN:
             self.phase = Phase.STOPPING_TURN
-        elif self.phase in (Phase.BUSY, Phase.IDLE, Phase.PARKED):
-            if not process_running:
-                self.phase = Phase.COMPLETED
-                return [(EntryType.SESSION_COMPLETED, None)]
+        elif self.process:
             self.phase = Phase.STOPPING
-        return []  # already stopping, being killed, or over: nothing more to do
+        else:
+            self._complete("the daemon stopped before its turn", step)
+
+    def _complete(self, reason: str, step: ev.Step) -> None:
+        self.inbox.unrun_all(reason, step)
+        self.phase = Phase.COMPLETED
+        step.journal(EntryType.SESSION_COMPLETED, None)
+        step.do(ev.Ended())
+
+    def _aborted(self, event: ev.Aborted, step: ev.Step) -> None:
+        if self.phase in TERMINAL:
+            return
+        step.do(ev.Kill())
+        end = Phase.KILLED if self.status is SessionStatus.KILLED else Phase.FAILED
+        self._finish(end, event.code, event.message, step)
 
     def _finish(
-        self, end: Phase, code: FailureCode, message: str, returncode: int | None = None
-    ) -> list[Entry]:
-        """Fail the running turn (if any), then end the session."""
-        entries: list[Entry] = []
-        if self.phase in _WITH_TURN:
-            entries.append(self._stamp(EntryType.TURN_FAILED, {"code": code, "message": message}))
+        self, end: Phase, code: FailureCode, message: str, step: ev.Step, rc: int | None = None
+    ) -> None:
+        """Fail the running turn (if any), say what will never run, end the session."""
+        if self.phase in WITH_TURN:
+            self._record(EntryType.TURN_FAILED, {"code": code, "message": message}, step)
+        self.inbox.unrun_all(f"the session ended ({code}) before its turn", step)
         self.phase = end
-        entries.append((EntryType.SESSION_FAILED, _failure(code, message, returncode)))
-        return entries
+        step.journal(EntryType.SESSION_FAILED, failure(code, message, rc))
+        step.do(ev.Ended())
 
 
-def _waiting(token: str) -> Entry:
-    return EntryType.SESSION_WAITING, {"wait": "next-user-message", "continuationToken": token}
+_HANDLERS: dict[type, Callable[[SessionState, Any, ev.Step], None]] = {
+    ev.Launched: SessionState._launched,
+    ev.Prewarmed: SessionState._prewarmed,
+    ev.InputArrived: SessionState._input,
+    ev.Delivered: SessionState._delivered,
+    ev.DeliveryFailed: SessionState._delivery_failed,
+    ev.ProcessStarted: SessionState._started,
+    ev.Output: SessionState._output,
+    ev.Checked: SessionState._checked,
+    ev.ProcessExited: SessionState._exited,
+    ev.CancelRequested: SessionState._cancel,
+    ev.ClearRequested: SessionState._clear,
+    ev.CompactRequested: SessionState._compact,
+    ev.KillRequested: SessionState._kill,
+    ev.ShutdownRequested: SessionState._shutdown,
+    ev.Aborted: SessionState._aborted,
+}

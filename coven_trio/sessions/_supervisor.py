@@ -66,16 +66,9 @@ class Supervisor:
         self._sink = sink
         self.proc: HarnessProcess | None = None
         self._nursery: trio.Nursery | None = None
-        self._busy = False
-        self._stop_requested = False
         #: Set while output may be handed on; cleared while a delivery is journaled.
         self._output_open = trio.Event()
         self._output_open.set()
-
-    @property
-    def active(self) -> bool:
-        """A process is starting or running."""
-        return self._busy
 
     @property
     def pid(self) -> int | None:
@@ -87,7 +80,6 @@ class Supervisor:
         ``started()``, then journal its output until it exits; returns its return code
         (reaped, and its process group gone). A spawn or delivery failure raises
         :class:`LaunchFailed` before ``started()``, leaving no process behind."""
-        self._busy = True
         # Output waits until ``started()`` has journaled the turn it answers.
         gate = self._output_open = trio.Event()
         try:
@@ -108,8 +100,6 @@ class Supervisor:
                     if proc.stderr is not None:
                         nursery.start_soon(self._read_lines, proc.stderr)
                     await self._deliver(proc, stdin)
-                    if self._stop_requested:  # a kill or shutdown arrived while starting
-                        self._escalate()
                     started()
                     gate.set()
                     code = await proc.process.wait()
@@ -128,7 +118,6 @@ class Supervisor:
                     self._watcher([])
             return code
         finally:
-            self._busy = False
             gate.set()
 
     async def _deliver(self, proc: HarnessProcess, stdin: bytes | None) -> None:
@@ -165,7 +154,6 @@ class Supervisor:
 
     def kill(self) -> None:
         """SIGKILL the process group now (the session failed inside); :meth:`run` reaps."""
-        self._stop_requested = True
         if self.proc is not None:
             self.proc.signal_group(signal.SIGKILL)
 
@@ -182,11 +170,8 @@ class Supervisor:
             self.proc.signal_group(signal.SIGINT)
 
     def request_stop(self) -> None:
-        """Stop the process with the full escalation (now, or as soon as it exists)."""
-        self._stop_requested = True
-        self._escalate()
-
-    def _escalate(self) -> None:
+        """Stop the process with the full escalation (the state asks again once a
+        process that was starting has started)."""
         proc, nursery = self.proc, self._nursery
         if proc is not None and proc.alive() and nursery is not None:
             stop = functools.partial(

@@ -16,8 +16,8 @@ from coven_trio.harness.claude import ClaudeDriver
 from coven_trio.harness.codex import CodexDriver
 from coven_trio.harness.command import CommandDriver
 from coven_trio.sessions import SessionState
+from coven_trio.sessions._events import ProcessExited
 from coven_trio.sessions._interaction import Interaction
-from coven_trio.sessions._state import ProcessExited
 from coven_trio.sessions._supervisor import Supervisor
 
 from ..sessions_util import kinds, launch, live_pids_in_group, payload, wait_for_kind
@@ -101,8 +101,8 @@ async def test_a_fault_ending_a_turn(
     calm = await calm_session(client, tmp_short)
     record = await launch(client, tmp_short, harness="claude", prompt="first")
     await wait_for_kind(client, record["id"], "session.waiting")
-    target = daemon.sessions.get(record["id"]).interaction
-    inject(monkeypatch, Interaction, "outcome", lambda self, *a: self is target)
+    target = daemon.sessions.get(record["id"]).state.interaction
+    inject(monkeypatch, Interaction, "turn_end", lambda self, *a: self is target)
     await client.post(f"/api/v1/sessions/{record['id']}/input", json={"data": "x"})
     await failed_inside(client, record["id"], record["pid"])
     await still_streaming(client, calm)
