@@ -54,6 +54,16 @@ class ErrorCode(StrEnum):
     HARNESS_NOT_FOUND_ID = "harness_not_found"
     DAEMON_IDENTITY_MISMATCH = "daemon_identity_mismatch"
     SESSION_NOT_ACTIVE = "session_not_active"
+    # A git worktree per session (coven_trio/worktrees, docs/worktrees.md).
+    WORKTREE_NOT_A_REPOSITORY = "worktree.not_a_repository"
+    WORKTREE_UNKNOWN_BASE = "worktree.unknown_base"
+    WORKTREE_EXISTS = "worktree.exists"
+    WORKTREE_MISSING = "worktree.missing"
+    WORKTREE_CONFLICT = "worktree.conflict"
+    WORKTREE_MAIN_DIRTY = "worktree.main_dirty"
+    WORKTREE_BASE_NOT_CHECKED_OUT = "worktree.base_not_checked_out"
+    WORKTREE_UNMERGED = "worktree.unmerged"
+    WORKTREE_GIT_FAILED = "worktree.git_failed"
 
 
 class CovenError(Exception):
