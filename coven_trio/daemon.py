@@ -37,7 +37,7 @@ from .api import ApiContext, DaemonIdentity, build_router
 from .config import STORE_PRUNE_INTERVAL, Config
 from .harness import HarnessCatalog
 from .harness._tree import REAPER, become_subreaper, stop_leftovers
-from .http import HttpServer
+from .http import HttpServer, Router
 from .journal import Journal
 from .models import LaunchRequest, SessionRecord
 from .sessions import SessionRegistry
@@ -63,6 +63,10 @@ class Daemon:
     stopped: trio.Event = attrs.field(factory=trio.Event)
     _server: HttpServer | None = None
     version: str = __version__
+    #: Every route the daemon serves (other listeners serve the same).
+    router: Router | None = None
+    #: What the API views see of the daemon.
+    ctx: ApiContext | None = None
 
     @property
     def connections(self) -> int:
@@ -142,7 +146,8 @@ async def serve(
                     store_error=store_error,
                     shutdown=daemon.shutdown,
                 )
-                server = daemon._server = HttpServer(config, build_router(ctx))
+                daemon.ctx, daemon.router = ctx, build_router(ctx)
+                server = daemon._server = HttpServer(config, daemon.router)
                 try:
                     await _run(daemon, server, bound.sock, task_status, previous)
                 finally:
