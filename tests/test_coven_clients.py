@@ -6,6 +6,7 @@ and the Coven routes beyond the seed they and Coven's CLI call."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,79 @@ async def test_lifecycle_shutdown_stops_only_the_daemon_it_names(
     assert accepted.status_code == 202 and accepted.json()["daemon"] == named
     with trio.fail_after(10):
         await daemon.stopped.wait()
+
+
+async def test_input_to_a_one_shot_run_is_accepted_and_journaled_as_not_run(
+    client: httpx.AsyncClient, project: Path, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 202 is a promise: input to a run that already took its only prompt is journaled
+    (as Coven journals what it writes to the closed stdin), saying it was not run."""
+    gate = tmp_short / "gate"
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "gate")  # the turn runs until the gate opens
+    monkeypatch.setenv("FAKE_GATE", str(gate))
+    body = {"projectRoot": str(project), "harness": "claude", "prompt": "a long task"}
+    launched = await client.post("/api/v1/sessions", json={**body, "launchMode": "nonInteractive"})
+    sid = launched.json()["id"]
+    for text in ("also this", "and this"):
+        answer = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": text})
+        assert (answer.status_code, answer.json()) == (202, {"ok": True, "accepted": True})
+    gate.touch()
+    with trio.fail_after(30):
+        while (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] != "completed":
+            await trio.sleep(0.05)
+    events = (await client.get(f"/api/v1/events?sessionId={sid}")).json()["events"]
+    kinds = [e["kind"] for e in events]
+    inputs = [json.loads(e["payload_json"]) for e in events if e["kind"] == "input"]
+    assert [(i["data"], i["delivered"]) for i in inputs] == [
+        ("also this", False),
+        ("and this", False),
+    ]
+    assert "nonInteractive" in inputs[0]["reason"]
+    assert kinds.count("turn.started") == 1 and kinds[-1] == "session.completed"
+
+
+async def test_coven_benchmark_event_tails_flow(
+    client: httpx.AsyncClient, project: Path, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCoven's ``scripts/benchmark-cli.mjs`` (``measureEventTails``): a codex that
+    reads its prompt and idles, 1,100 inputs one after another (each 202), the events
+    read back in pages of 1,000, then kill."""
+    bin_dir = tmp_short / "bin"
+    bin_dir.mkdir()
+    codex = bin_dir / "codex"
+    codex.write_text("#!/bin/sh\ncat >/dev/null\nwhile :; do sleep 1; done\n")
+    codex.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    launched = await client.post(
+        "/api/v1/sessions",
+        json={
+            "projectRoot": str(project),
+            "cwd": str(project),
+            "harness": "codex",
+            "launchMode": "nonInteractive",
+            "prompt": "Benchmark fixture prompt",
+            "title": "Benchmark harness fixture",
+        },
+    )
+    assert launched.status_code == 201
+    sid, count = launched.json()["id"], 1100
+    for n in range(1, count + 1):
+        body = {"data": f"Benchmark event {n:06d}\n"}
+        answer = await client.post(f"/api/v1/sessions/{sid}/input", json=body)
+        assert answer.status_code == 202, answer.text
+    seen: list[dict[str, Any]] = []
+    after: int | None = None
+    while len(seen) < count:
+        limit = min(count - len(seen), 1000)
+        params = {"limit": str(limit), **({"afterSeq": str(after)} if after is not None else {})}
+        page = (await client.get(f"/api/v1/sessions/{sid}/events", params=params)).json()
+        assert len(page["events"]) == limit
+        assert isinstance(page["nextCursor"]["afterSeq"], int)
+        after = page["nextCursor"]["afterSeq"]
+        seen += page["events"]
+    inputs = [json.loads(e["payload_json"]) for e in seen if e["kind"] == "input"]
+    assert inputs[0]["data"] == "Benchmark event 000001\n"
+    assert (await client.post(f"/api/v1/sessions/{sid}/kill")).status_code == 202
+    everything = (await client.get(f"/api/v1/sessions/{sid}/events")).json()["events"]
+    journaled = [json.loads(e["payload_json"]) for e in everything if e["kind"] == "input"]
+    assert [i["data"] for i in journaled] == [f"Benchmark event {n:06d}\n" for n in range(1, 1101)]

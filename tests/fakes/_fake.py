@@ -47,6 +47,15 @@ def setup_mode():
             os.close(fd)
 
 
+def gate():
+    """``gate`` mode: the turn goes on until the file ``$FAKE_GATE`` exists (a test opens
+    the gate once it has done what it does during the turn)."""
+    path = os.environ.get("FAKE_GATE")
+    if MODE == "gate" and path:
+        while not os.path.exists(path):
+            time.sleep(0.01)
+
+
 def huge_line():
     size = int(os.environ.get("FAKE_HUGE_BYTES", str(20 * 1024 * 1024)))
     sys.stdout.write('{"type":"huge","blob":"' + "x" * size + '"}\n')
