@@ -73,10 +73,14 @@ MAX_ENTRY_BYTES = 1024 * 1024
 JOURNALS_MAX_BYTES = 1024 * 1024 * 1024
 #: Live sessions at once; past it launches get 503 capacity_exhausted.
 MAX_SESSIONS = 256
-#: Ended sessions kept in memory; past it the oldest-ended leave memory (once the store
-#: has them; with ``--store memory`` they are forgotten), so a long-lived daemon's memory
-#: does not grow with every session.
+#: Records of ended sessions kept in memory for listings (older ones are read from the
+#: store); with ``--store memory``, the ended sessions kept at all (the older forgotten).
 MAX_RETAINED_SESSIONS = 100
+#: Journals of ended sessions kept in memory (recently read, least recently read dropped
+#: first): with the durable store an ended session's journal leaves memory as soon as
+#: the store has it and is read back from there, so this bounds what ended sessions
+#: hold however many there are.
+ENDED_CACHE_BYTES = 64 * 1024 * 1024
 
 # --- The store (docs/storage.md) -------------------------------------------------------
 #: Ended sessions older than this are pruned from the store (hourly, and at startup).
@@ -143,6 +147,7 @@ class Config:
     send_timeout: float = SEND_TIMEOUT
     max_sessions: int = MAX_SESSIONS
     max_retained_sessions: int = MAX_RETAINED_SESSIONS
+    ended_cache_bytes: int = ENDED_CACHE_BYTES
     #: ``"sqlite"`` (durable, the default), ``"memory"`` (nothing survives a restart), or a
     #: :class:`coven_trio.store.Store` an embedding program supplies.
     store: str | Store = attrs.field(default="sqlite", validator=_store_kind)

@@ -524,6 +524,7 @@ async def test_shutdown_stops_sessions_and_leaves_no_process(
         journal = daemon.journal(claude.id)
         await journal.wait_past(5)
         pids = [claude.pid]
+        sessions = [daemon.sessions.get(claude.id), daemon.sessions.get(codex.id)]
         grandchildren = tmp_short / "gc.pid"
         with trio.fail_after(30):  # both harnesses started theirs
             while len(_lines(grandchildren)) < 2:
@@ -532,15 +533,16 @@ async def test_shutdown_stops_sessions_and_leaves_no_process(
     for pid in pids:
         assert pid is not None and live_pids_in_group(pid) == []
     assert not any(pid_alive(int(pid)) for pid in _lines(grandchildren))
-    assert daemon.sessions.get(claude.id).status in ("completed", "failed")
-    assert daemon.sessions.get(codex.id).journal.closed
+    assert sessions[0].status in ("completed", "failed")
+    assert sessions[1].journal.closed
     assert os.path.exists(home)
 
 
 async def test_retention_forgets_the_oldest_ended_not_the_oldest_launched(
     home: Path, project: Path
 ) -> None:
-    async with coven_trio.open_daemon(home=home, max_retained_sessions=1, **FAST) as daemon:
+    options = {"max_retained_sessions": 1, "store": "memory", **FAST}
+    async with coven_trio.open_daemon(home=home, **options) as daemon:
         first = await daemon.launch(
             LaunchRequest(project_root=project, harness="command", command=["sleep", "30"])
         )

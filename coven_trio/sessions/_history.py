@@ -17,7 +17,8 @@ from ..journal import Journal
 from ..store import Store
 from ..vocabulary import SessionStatus
 
-#: Journals of historical sessions kept loaded at once (bytes of their lines).
+#: Journals of ended sessions kept loaded at once (bytes of their lines): the default of
+#: ``Config.ended_cache_bytes``.
 HISTORY_CACHE_BYTES = 64 * 1024 * 1024
 
 
@@ -40,13 +41,14 @@ class Historical:
 
 
 class HistoryCache:
-    """Recently read historical journals, the least recently read dropped first."""
+    """Recently read ended journals, the least recently read dropped first. A journal
+    larger than the whole cache is served to its reader and not kept."""
 
     def __init__(self, store: Store, max_bytes: int = HISTORY_CACHE_BYTES) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self._journals: OrderedDict[str, Journal] = OrderedDict()
-        self._bytes = 0
+        self.nbytes = 0
 
     async def journal(self, session_id: str) -> Journal | None:
         journal = self._journals.get(session_id)
@@ -57,17 +59,24 @@ class HistoryCache:
         if lines is None:
             return None
         journal = Journal.from_lines(session_id, lines)
-        self._journals[session_id] = journal
-        self._bytes += journal.nbytes
-        while self._bytes > self.max_bytes and len(self._journals) > 1:
-            _, dropped = self._journals.popitem(last=False)
-            self._bytes -= dropped.nbytes
+        self.keep(session_id, journal)
         return journal
+
+    def keep(self, session_id: str, journal: Journal) -> None:
+        """Cache ``journal`` (if it fits), dropping the least recently read."""
+        self.forget(session_id)
+        if journal.nbytes > self.max_bytes:
+            return
+        self._journals[session_id] = journal
+        self.nbytes += journal.nbytes
+        while self.nbytes > self.max_bytes:
+            _, dropped = self._journals.popitem(last=False)
+            self.nbytes -= dropped.nbytes
 
     def forget(self, session_id: str) -> None:
         journal = self._journals.pop(session_id, None)
         if journal is not None:
-            self._bytes -= journal.nbytes
+            self.nbytes -= journal.nbytes
 
 
 def merge_pages(

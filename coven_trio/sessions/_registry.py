@@ -4,10 +4,8 @@ Sessions run as tasks of the registry's nursery, which lives in the daemon's. A 
 is validated (:mod:`coven_trio.launch`) before anything exists and registered only once
 its first process runs with its prompt, so a refused or failed launch leaves nothing.
 
-Memory holds the live sessions and the recently ended ones; an ended session leaves
-memory (oldest-ended first, past ``max_retained_sessions`` or the journals' budget) once
-the store has all of it, and is read from the store from then on (:meth:`find`). With the
-memory-only store, leaving memory means being forgotten.
+Memory holds the live sessions; an ended session leaves memory once the store has all
+of it and is read from the store from then on (``_retention.py``, :meth:`find`).
 """
 
 from __future__ import annotations
@@ -28,14 +26,15 @@ from ..errors import (
 )
 from ..harness import HarnessCatalog, Options, make_driver
 from ..harness._tree import identity
-from ..journal import LIFECYCLE_TYPES, Journal, MemoryBudget
+from ..journal import LIFECYCLE_TYPES, Journal
 from ..launch import LaunchPlan, plan_launch
 from ..models import LaunchRequest
 from ..store import Store
 from ._events import Launched, Prewarmed
 from ._external import Externals, completed, external_record
-from ._history import Historical, HistoryCache, merge_pages
+from ._history import Historical, merge_pages
 from ._interaction import TurnInput
+from ._retention import Retention
 from ._session import Session
 
 log = logging.getLogger("coven_trio.sessions")
@@ -43,6 +42,8 @@ log = logging.getLogger("coven_trio.sessions")
 #: How long a launch waits for the store to commit it before answering (a failing disk
 #: must not hold launches: health reports the writer's state).
 DURABLE_WAIT = 2.0
+#: How often ended sessions the store was behind on are looked at again.
+RETAIN_INTERVAL = 1.0
 
 
 class SessionRegistry:
@@ -54,12 +55,10 @@ class SessionRegistry:
         self.config = config
         self.harnesses = harnesses
         self.store = store or Store()
-        self._history = HistoryCache(self.store)
         self.externals = Externals()
         self._sessions: dict[str, Session] = {}
-        #: Ids of ended sessions, oldest end first (what retention forgets first).
-        self._ended: dict[str, None] = {}
-        self.budget = MemoryBudget(config.journals_max_bytes, reclaim=self._reclaim)
+        self.retention = Retention(config, self.store, self._sessions)
+        self.budget = self.retention.budget
         self._nursery: trio.Nursery | None = None
         self._launching = 0
         self.closing = False
@@ -68,7 +67,10 @@ class SessionRegistry:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
-            await trio.sleep_forever()
+            while True:  # ended sessions the writer was behind on leave memory later
+                await trio.sleep(RETAIN_INTERVAL)
+                if self.retention.pending:
+                    self.retention.retain()
 
     def get(self, session_id: str) -> Session:
         """A session in memory (live or recently ended)."""
@@ -82,6 +84,9 @@ class SessionRegistry:
         session = self._sessions.get(session_id)
         if session is not None:
             return session
+        record = self.retention.records.get(session_id)
+        if record is not None:
+            return Historical(session_id, record)
         external = self.externals.records.get(session_id)
         if external is not None:
             return Historical(session_id, external, Journal.from_lines(session_id, []))
@@ -96,20 +101,16 @@ class SessionRegistry:
             return session.journal
         if session.journal is not None:
             return session.journal
-        journal = await self._history.journal(session.id)
+        journal = await self.retention.history.journal(session.id)
         if journal is None:  # pruned between the two reads
             raise _not_found(session.id)
         return journal
 
     async def page(self, before: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         """Records newest first, after the keyset ``before``: memory's and the store's."""
-        memory = [
-            s.describe() for s in self.ordered() if before is None or (s.created_at, s.id) < before
-        ] + [
-            r
-            for r in self.externals.records.values()
-            if before is None or (r["created_at"], r["id"]) < before
-        ]
+        records = [s.describe() for s in self.ordered()]
+        records += [*self.retention.records.values(), *self.externals.records.values()]
+        memory = [r for r in records if before is None or (r["created_at"], r["id"]) < before]
         stored = await self.store.page(before, limit)
         return merge_pages(memory, stored, limit)
 
@@ -206,40 +207,7 @@ class SessionRegistry:
         return session
 
     def _on_end(self, session: Session) -> None:
-        """Keep at most ``max_retained_sessions`` ended sessions in memory (the
-        oldest-ended go first, once the store has them)."""
-        self._ended[session.id] = None
-        self._retain()
-
-    def _retain(self) -> None:
-        while len(self._ended) > self.config.max_retained_sessions:
-            if not self._forget_oldest_ended():
-                break
-        self.budget.over()  # reclaims past the memory budget too
-
-    def _reclaim(self) -> None:
-        """The journals' memory budget is spent: drop the coven views made for readers
-        (remade on the next read), then forget ended sessions, oldest-ended first, until
-        it is not (or none can go yet)."""
-        if self.budget.views:
-            for session in self._sessions.values():
-                session.journal.drop_records()
-        while self.budget.used > self.budget.limit:
-            if not self._forget_oldest_ended():
-                break
-
-    def _forget_oldest_ended(self) -> bool:
-        """Let the oldest-ended session the store fully has leave memory; False if
-        none can yet (the writer is behind: the next end or tick tries again)."""
-        for session_id in self._ended:
-            session = self._sessions.get(session_id)
-            if session is None or self.store.committed(session_id, len(session.journal)):
-                del self._ended[session_id]
-                if session is not None:
-                    del self._sessions[session_id]
-                    session.journal.release()
-                return True
-        return False
+        self.retention.ended(session)
 
     def _persist(self, session: Session) -> None:
         """A launched session goes to the store: its row, what its journal holds so far,

@@ -59,6 +59,11 @@ class Store:
         """Are the first ``count`` entries of the session durable?"""
         return True
 
+    def whole(self, session_id: str, count: int) -> bool:
+        """Does the store hold the first ``count`` entries exactly as written (durable,
+        none replaced by a stand-in because the writer's queue was full)?"""
+        return False
+
     # --- lifecycle -----------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

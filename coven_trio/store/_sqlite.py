@@ -117,6 +117,10 @@ class SqliteStore(Store):
         key = self._keys.get(session_id)
         return key is None or self._writer.committed(key, count)
 
+    def whole(self, session_id: str, count: int) -> bool:
+        key = self._keys.get(session_id)
+        return key is not None and self._writer.committed(key, count) and self._writer.whole(key)
+
     # --- lifecycle -----------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

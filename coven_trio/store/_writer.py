@@ -79,6 +79,8 @@ class Writer:
         self.transactions = 0
         self.dropped_events = 0
         self.dropped_bytes = 0
+        #: Sessions some of whose lines were stored as stand-ins (the queue was full).
+        self._lossy: set[int] = set()
         self.last_error: str | None = None
 
     @property
@@ -97,6 +99,7 @@ class Writer:
         if not lifecycle and self.queued_bytes + len(line) > self.max_queue_bytes:
             self.dropped_events += 1
             self.dropped_bytes += len(line)
+            self._lossy.add(session)
             note = {"droppedBytes": len(line), "droppedEvents": 1, "reason": "store backlog"}
             line = encode_line(EntryType.OUTPUT_TRUNCATED, dumps(note), index, line_at(line))
         batch = self._batch
@@ -117,6 +120,10 @@ class Writer:
 
     def committed(self, session: int, count: int) -> bool:
         return self._committed.get(session, 0) >= count
+
+    def whole(self, session: int) -> bool:
+        """No line of ``session`` was replaced by a stand-in."""
+        return session not in self._lossy
 
     async def flush(self) -> None:
         """Wait until what is queued now is committed."""
