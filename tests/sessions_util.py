@@ -41,7 +41,7 @@ async def events(client: httpx.AsyncClient, session_id: str, **params: Any) -> d
 
 
 async def wait_for_kind(
-    client: httpx.AsyncClient, session_id: str, kind: str, count: int = 1, timeout: float = 20
+    client: httpx.AsyncClient, session_id: str, kind: str, count: int = 1, timeout: float = 60
 ) -> list[dict[str, Any]]:
     """Follow the session until ``count`` entries of ``kind`` arrived (or it ended)."""
     seen: list[dict[str, Any]] = []

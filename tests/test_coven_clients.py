@@ -165,7 +165,7 @@ async def test_no_mode_without_prompt_is_an_interactive_terminal(
     record = response.json()
     assert record["launch_mode"] == "interactive" and record["status"] == "running"
     await client.post(f"/api/v1/sessions/{record['id']}/kill")
-    with trio.fail_after(10):
+    with trio.fail_after(30):
         while (await client.get(f"/api/v1/sessions/{record['id']}")).json()["status"] != "killed":
             await trio.sleep(0.05)
     assert (await client.get(f"/api/v1/sessions/{record['id']}")).json()["exit_code"] is None
@@ -222,7 +222,7 @@ async def test_session_log_is_coven_shaped(client: httpx.AsyncClient, project: P
             },
         )
     ).json()["id"]
-    with trio.fail_after(10):
+    with trio.fail_after(30):
         while (await client.get(f"/sessions/{sid}")).json()["status"] == "running":
             await trio.sleep(0.05)
     log = (await client.get(f"/api/v1/sessions/{sid}/log")).json()
@@ -265,7 +265,7 @@ async def test_lifecycle_shutdown_stops_only_the_daemon_it_names(
     body = {"apiVersion": "coven.daemon.v1", "daemon": named}
     accepted = await client.post("/api/v1/internal/lifecycle/shutdown", json=body)
     assert accepted.status_code == 202 and accepted.json()["daemon"] == named
-    with trio.fail_after(10):
+    with trio.fail_after(30):
         await daemon.stopped.wait()
 
 

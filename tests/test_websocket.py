@@ -34,12 +34,12 @@ async def test_replay_live_and_input(
     received: list[dict[str, object]] = []
     async with trio.open_nursery() as nursery:
         ws = await _connect(nursery, daemon, f"/api/v1/sessions/{sid}/ws?startIndex=0")
-        with trio.fail_after(10):
+        with trio.fail_after(30):
             while len(received) < len(replayed):
                 received.append(json.loads(await ws.get_message()))
         assert [json.dumps(r, separators=(",", ":")).encode() for r in received] == replayed
         await ws.send_message(json.dumps({"type": "input", "data": "second"}))
-        with trio.fail_after(10):
+        with trio.fail_after(30):
             while True:
                 event = json.loads(await ws.get_message())
                 received.append(event)
@@ -49,7 +49,7 @@ async def test_replay_live_and_input(
         error = json.loads(await ws.get_message())
         assert error["type"] == "error" and error["error"]["code"] == "invalid_request"
         await client.post(f"/api/v1/sessions/{sid}/kill")
-        with trio.fail_after(10):
+        with trio.fail_after(30):
             while True:
                 try:
                     received.append(json.loads(await ws.get_message()))

@@ -87,6 +87,11 @@ class Runner:
         for waiter in waiters.values():
             waiter.settle(error)
 
+    @property
+    def writing(self) -> bool:
+        """A write to the harness is in progress."""
+        return bool(self._writes)
+
     # --- effects -------------------------------------------------------------------------
 
     def now(self, effect: ev.Effect) -> bool:

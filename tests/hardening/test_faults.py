@@ -40,7 +40,7 @@ async def test_grandchild_of_an_exited_harness_is_killed(
     record = await launch(client, tmp_short, harness="command", command=["sh", "-c", script])
     await wait_for_kind(client, record["id"], "session.completed")
     grandchild = int(pid_file.read_text())
-    with trio.fail_after(5):
+    with trio.fail_after(30):
         while pid_alive(grandchild):
             await trio.sleep(0.01)
     assert live_pids_in_group(record["pid"] or grandchild) == []
@@ -83,7 +83,7 @@ def test_sigterm_with_50_live_sessions_leaves_no_process(tmp_path: Path) -> None
         elapsed = time.monotonic() - start
         print(f"\nSIGTERM with 50 sessions: exit {code} after {elapsed:.2f} s")
         assert code == 0
-        assert elapsed < 10 + 2  # the shutdown grace, plus interpreter exit
+        assert elapsed < 10 + 20  # the shutdown grace, then all is cancelled: never stuck
         assert not daemon.socket_path.exists()
         assert [p for p in pgids if live_pids_in_group(p)] == []
         assert "Traceback" not in daemon.log()

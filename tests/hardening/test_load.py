@@ -58,7 +58,9 @@ async def test_slowloris_does_not_starve_normal_clients(daemon: Daemon) -> None:
     async with trio.open_nursery() as nursery:
         for _ in range(lorises):
             nursery.start_soon(loris)
-        await trio.sleep(0.5)  # every loris is connected and dribbling
+        with trio.fail_after(60):  # every loris is connected and dribbling
+            while daemon.connections < lorises:
+                await trio.sleep(0.02)
         stream = await connect(daemon.socket_path)
         async with stream:
             for _ in range(50):
@@ -77,7 +79,8 @@ async def test_slowloris_does_not_starve_normal_clients(daemon: Daemon) -> None:
     )
     assert len(closed_after) == lorises
     assert answers.count(408) == lorises  # each one was told why, at the head timeout
-    assert max(closed_after) < 2.0 + 1.5  # the head timeout, not the dribble, ended them
+    # the head timeout (2 s), not the dribble (a byte a second: ~70 s), ended them
+    assert max(closed_after) < 30
 
 
 async def test_disconnect_storm_leaves_nothing_behind(
@@ -87,7 +90,7 @@ async def test_disconnect_storm_leaves_nothing_behind(
     await wait_for_kind(client, sid, "session.waiting")
     await client.aclose()  # its pooled connections would count as open
     journal = daemon.journal(sid)
-    with trio.fail_after(10):
+    with trio.fail_after(30):
         while daemon_connections(daemon):
             await trio.sleep(0.01)
     await trio.testing.wait_all_tasks_blocked()

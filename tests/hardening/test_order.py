@@ -9,6 +9,7 @@ import httpx
 import pytest
 import trio
 
+from coven_trio.daemon import Daemon
 from coven_trio.sessions import _supervisor
 
 from ..eve_util import create, follow_up, read_turn
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("fakes_on_path")
 
 
 async def test_kill_does_not_wait_behind_a_blocked_write(
-    client: httpx.AsyncClient, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, daemon: Daemon, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The write would block "forever": only a kill that cancels it can end this test.
     monkeypatch.setattr(_supervisor, "INPUT_TIMEOUT", 10_000)
@@ -31,7 +32,10 @@ async def test_kill_does_not_wait_behind_a_blocked_write(
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stuck_input)
-        await trio.sleep(0.3)  # the write fills the pipe and blocks
+        runner = daemon.sessions.get(sid).runner
+        with trio.fail_after(30):  # the write fills the pipe and blocks
+            while not runner.writing:
+                await trio.sleep(0.01)
         assert (await client.post(f"/api/v1/sessions/{sid}/kill")).status_code == 202
     assert answers[0].status_code == 409
     assert answers[0].json()["error"]["code"] == "session_not_live"
@@ -42,9 +46,9 @@ async def test_kill_does_not_wait_behind_a_blocked_write(
 async def test_a_failed_raw_write_journals_nothing_and_keeps_the_session(
     client: httpx.AsyncClient, tmp_short: Path
 ) -> None:
-    script = "exec 0<&-; sleep 60"  # closes stdin, stays alive
+    script = "exec 0<&-; echo closed; sleep 60"  # closes stdin, says so, stays alive
     sid = (await launch(client, tmp_short, harness="command", command=["sh", "-c", script]))["id"]
-    await trio.sleep(0.2)
+    await wait_for_kind(client, sid, "output")
     before = len((await events(client, sid))["events"])
     response = await client.post(f"/api/v1/sessions/{sid}/input", json={"data": "lost\n"})
     assert (response.status_code, response.json()["error"]["code"]) == (500, "send_input_failed")

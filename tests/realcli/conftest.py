@@ -145,7 +145,7 @@ def of(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [payload(r) for r in records if r["kind"] == kind]
 
 
-async def leftovers(sid: str, within: float = 2.0) -> list[int]:
+async def leftovers(sid: str, within: float = 30.0) -> list[int]:
     """The session's processes still running ``within`` seconds from now (none, we hope)."""
     with trio.move_on_after(within):
         while marked(sid):
