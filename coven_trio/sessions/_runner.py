@@ -28,6 +28,10 @@ from ._supervisor import ProcessWatcher, Supervisor
 Apply = Callable[[ev.Event], list[ev.Effect]]
 
 
+def _ended(event: ev.Event) -> list[ev.Effect]:
+    raise AssertionError(f"{event!r} after the session ended")
+
+
 class _Waiter:
     """A client waiting for its delivery to be settled."""
 
@@ -80,6 +84,14 @@ class Runner:
     def forget(self, delivery: ev.Delivery) -> None:
         """The request failed before its delivery was settled: nobody waits for it."""
         self._waiters.pop(delivery.id, None)
+
+    def detach(self) -> None:
+        """The session is over and its processes reaped: drop the callbacks that tie the
+        runner, the supervisor and the session into a cycle, so an ended session's
+        memory (its journal) goes as soon as nothing else holds it, not at the next
+        full garbage collection."""
+        self._apply = _ended
+        self.supervisor.detach()
 
     def fail_waiters(self, error: CovenError) -> None:
         """The session failed inside: nobody waits for a dead turn."""

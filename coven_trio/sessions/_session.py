@@ -196,6 +196,7 @@ class Session:
             if started:
                 # Cancelled from outside (forced daemon stop): say so, never end silently.
                 self.apply(ev.Aborted(FailureCode.STOPPED, "daemon stopped"))
+                self.runner.detach()
                 if self.on_end is not None:
                     self.on_end(self)
             self.done.set()

@@ -70,6 +70,11 @@ class Supervisor:
         self._output_open = trio.Event()
         self._output_open.set()
 
+    def detach(self) -> None:
+        """No more output or process reports go anywhere (the session is over)."""
+        self._sink = _nowhere
+        self._watcher = None
+
     @property
     def pid(self) -> int | None:
         proc = self.proc
@@ -245,6 +250,10 @@ class Supervisor:
             else:
                 entries.extend(translate(line))
         return entries
+
+
+async def _nowhere(entries: list[Entry]) -> None:
+    pass
 
 
 async def _receive(stream: trio.abc.ReceiveStream) -> bytes:
