@@ -195,10 +195,12 @@ def test_claude_tool_calls_have_exactly_one_result_and_keep_their_names() -> Non
         "is_error": True,
         "content": "The user denied this tool call.",
     }
-    entries = claude.translate(line({"type": "user", "message": {"content": [result]}}))
-    assert [(k, d["status"], d["result"]["toolName"]) for k, d in entries] == [
-        ("action.result", "rejected", "Bash")
-    ]
+    # The denial's action.result is journaled with the answer (input.resolved), as eve
+    # does; the CLI's own report of the refused call adds nothing.
+    assert claude.translate(line({"type": "user", "message": {"content": [result]}})) == []
+    other = {**result, "tool_use_id": "tu2", "content": "exit 1"}
+    [(kind, data)] = claude.translate(line({"type": "user", "message": {"content": [other]}}))
+    assert (kind, data["status"]) == ("action.result", "failed")
 
 
 def test_claude_ask_user_question_is_a_question_answered_with_the_choice() -> None:

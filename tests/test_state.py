@@ -161,7 +161,14 @@ def test_a_question_parks_the_turn_and_the_answer_starts_the_next() -> None:
     state.handle(ev.InputArrived(answer))
     assert answer.answers and not answer.answers[0].allow and answer.turn.message == ""
     step = state.handle(ev.Delivered(answer))
-    assert types(step) == ["turn.started", "input.resolved", "actions.requested"]
+    assert types(step) == ["turn.started", "input.resolved", "action.result", "actions.requested"]
+    denied = step.entries[2][1]
+    assert denied is not None and denied["status"] == "rejected"
+    assert denied["error"] == {
+        "code": "TOOL_EXECUTION_DENIED",
+        "message": "Tool execution was denied.",
+    }
+    assert denied["result"]["callId"] == "c1" and denied["turnId"] == "turn_1"
 
 
 def test_cancel_stops_only_the_running_turn() -> None:

@@ -198,14 +198,18 @@ class ClaudeEvents:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
-                entries.append(self._tool_result(block))
+                if (entry := self._tool_result(block)) is not None:
+                    entries.append(entry)
             elif block.get("type") == "text" and parent:  # a subagent's prompt
                 data = {"role": "user", "content": _text(block.get("text")), **parent}
                 entries.append((EntryType.MESSAGE_APPENDED, data))
         return entries  # a plain user text is the CLI echoing ours ("[Request interrupted…]")
 
-    def _tool_result(self, block: dict[str, Any]) -> Entry:
+    def _tool_result(self, block: dict[str, Any]) -> Entry | None:
         call_id = str(block.get("tool_use_id", ""))
+        if call_id in self.denied:  # its action.result was journaled with the denial
+            self.denied.discard(call_id)
+            return None
         is_error = bool(block.get("is_error"))
         result = {
             "kind": "tool-result",
@@ -214,17 +218,8 @@ class ClaudeEvents:
             "output": block.get("content"),
             "isError": is_error,
         }
-        data: dict[str, Any] = {"result": result}
-        if call_id in self.denied:
-            self.denied.discard(call_id)
-            data["status"] = ActionStatus.REJECTED
-            data["error"] = {
-                "code": FailureCode.TOOL_EXECUTION_DENIED,
-                "message": "Tool execution was denied.",
-            }
-        else:
-            data["status"] = ActionStatus.FAILED if is_error else ActionStatus.COMPLETED
-        return EntryType.ACTION_RESULT, data
+        status = ActionStatus.FAILED if is_error else ActionStatus.COMPLETED
+        return EntryType.ACTION_RESULT, {"result": result, "status": status}
 
     def _result(self, msg: dict[str, Any]) -> list[Entry]:
         complete: dict[str, Any] = {}

@@ -15,7 +15,7 @@ import attrs
 from .. import schema
 from .._clock import new_token
 from ..errors import InvalidInputResponses
-from ..vocabulary import Entry, EntryType, FailureCode
+from ..vocabulary import ActionStatus, Entry, EntryType, FailureCode
 
 
 @attrs.frozen
@@ -151,17 +151,51 @@ class Interaction:
             details={"requestIds": list(self.pending)},
         )
 
-    def settle(self, answers: list[Answer]) -> Entry | None:
-        """The answers reached the harness: the requests are closed, and the entry that
-        says how (``input.resolved``). What the tool did, or that it was denied, is the
-        harness's own ``action.result``."""
-        resolutions = []
+    def settle(self, answers: list[Answer]) -> list[Entry]:
+        """The answers reached the harness: the requests are closed. The entries that say
+        how, as eve writes them: ``input.resolved``, then for each denied tool call its
+        ``action.result`` (``rejected``, ``TOOL_EXECUTION_DENIED``): the tool never ran,
+        whatever the harness prints about it next (the drivers journal that no more). What
+        an approved tool did is the harness's own ``action.result``."""
+        resolutions, denials = [], []
         for answer in answers:
             self.pending.pop(answer.request_id, None)
             question = answer.request.get("kind") == "question"
             outcome = ("answered" if question else "approved") if answer.allow else "denied"
             resolutions.append({"requestId": answer.request_id, "outcome": outcome})
-        return (EntryType.INPUT_RESOLVED, {"resolutions": resolutions}) if answers else None
+            if not answer.allow and not question:
+                denials.append((EntryType.ACTION_RESULT, _denied(answer)))
+        if not answers:
+            return []
+        return [(EntryType.INPUT_RESOLVED, {"resolutions": resolutions}), *denials]
+
+
+DENIED = "Tool execution was denied."
+
+
+def _denied(answer: Answer) -> dict[str, Any]:
+    """eve's ``action.result`` for a tool call the person denied."""
+    action = answer.request.get("action")
+    action = action if isinstance(action, dict) else {}
+    code = FailureCode.TOOL_EXECUTION_DENIED
+    output = {
+        "approval": {"requestId": answer.request_id, "status": "denied"},
+        "code": code,
+        "message": DENIED,
+        "tool": {"result": "not_run"},
+    }
+    result = {
+        "kind": "tool-result",
+        "callId": str(action.get("callId", "")),
+        "toolName": str(action.get("toolName", "")),
+        "output": output,
+        "isError": True,
+    }
+    return {
+        "result": result,
+        "status": ActionStatus.REJECTED,
+        "error": {"code": code, "message": DENIED},
+    }
 
 
 def _answer(request: dict[str, Any], request_id: str, option: str) -> Answer:

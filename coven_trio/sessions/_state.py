@@ -154,8 +154,8 @@ class SessionState(Facts):
         self._record(EntryType.TURN_STARTED, {"deliveryIds": list(ids)} if ids else None, step)
         if d.turn.message:
             self._record(EntryType.MESSAGE_RECEIVED, {"message": d.turn.message}, step)
-        if resolved is not None:
-            self._record(*resolved, step)
+        for type_, data in resolved:
+            self._record(type_, data, step)
         self.inbox.accept(d, step)
 
     # --- controls ------------------------------------------------------------------------
