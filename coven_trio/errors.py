@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     HARNESS_NOT_FOUND_ID = "harness_not_found"
     DAEMON_IDENTITY_MISMATCH = "daemon_identity_mismatch"
     SESSION_NOT_ACTIVE = "session_not_active"
+    SESSION_TERMINAL = "session_terminal"
     # A git worktree per session (coven_trio/worktrees, docs/worktrees.md).
     WORKTREE_NOT_A_REPOSITORY = "worktree.not_a_repository"
     WORKTREE_UNKNOWN_BASE = "worktree.unknown_base"
@@ -329,7 +330,14 @@ class DaemonIdentityMismatch(CovenError):
 
 
 class SessionNotActive(CovenError):
-    """An eve send to a session that is unknown or has ended (eve's own answer)."""
+    """An eve send to a session that is unknown or has ended (today's eve's answer)."""
 
     status = 409
     code = ErrorCode.SESSION_NOT_ACTIVE
+
+
+class SessionTerminal(CovenError):
+    """A follow-up to a session that has ended (the seed's eve answer)."""
+
+    status = 410
+    code = ErrorCode.SESSION_TERMINAL

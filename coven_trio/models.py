@@ -261,3 +261,6 @@ class SessionRecord:
     #: The session whose harness conversation this one continues (``conversation``
     #: ``resume``), if the daemon knows it.
     resumed_from: str | None = None
+    #: The eve client generation the session speaks (its stream version: ``"16"``, the
+    #: seed's; ``"26"``, today's), once its clients have said which; null otherwise.
+    eve_stream_version: str | None = None

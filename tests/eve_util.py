@@ -25,14 +25,19 @@ async def follow_up(client: httpx.AsyncClient, sid: str, token: str, **body: Any
 
 
 async def read_turn(
-    client: httpx.AsyncClient, sid: str, start: int = 0, timeout: float = 20
+    client: httpx.AsyncClient,
+    sid: str,
+    start: int = 0,
+    timeout: float = 60,
+    headers: dict[str, str] | None = None,
 ) -> bytes:
     """What eve's client does per turn: stream from ``start`` and stop at the first
     boundary. Returns the raw bytes of the lines read."""
     data = b""
     params = {"startIndex": str(start)} if start else {}
     with trio.fail_after(timeout):
-        async with client.stream("GET", f"{EVE}/session/{sid}/stream", params=params) as r:
+        stream = client.stream("GET", f"{EVE}/session/{sid}/stream", params=params, headers=headers)
+        async with stream as r:
             assert r.status_code == 200
             async for line in r.aiter_lines():
                 if not line.strip():

@@ -223,10 +223,13 @@ async def test_follow_up_status_codes(
         {"continuationToken": token, "message": "x"}, authorization="Bearer tok_other"
     )
     assert mismatch.json()["error"]["code"] == "continuation_token_mismatch"
+    # An unknown session: the seed's client (a token) gets the seed's 404, today's 409.
     unknown = await client.post(
         f"{EVE}/session/ses_nope", json={"continuationToken": token, "message": "x"}
     )
-    assert (unknown.status_code, unknown.json()["code"]) == (409, "session_not_active")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "session_not_found")
+    tokenless = await client.post(f"{EVE}/session/ses_nope", json={"message": "x"})
+    assert (tokenless.status_code, tokenless.json()["code"]) == (409, "session_not_active")
     await read_turn(client, sid)
     matching = await post(
         {"continuationToken": token, "message": "now"}, authorization=f"Bearer {token}"
@@ -237,11 +240,11 @@ async def test_follow_up_status_codes(
         while (await client.get(f"/api/v1/sessions/{sid}")).json()["status"] != "killed":
             await trio.sleep(0.02)
     gone = await post({"continuationToken": matching.json()["continuationToken"], "message": "x"})
-    assert (gone.status_code, gone.json()["code"]) == (409, "session_not_active")
-    assert gone.json()["error"]["code"] == "session_not_active"  # the v16 envelope too
+    assert (gone.status_code, gone.json()["code"]) == (410, "session_terminal")
+    assert gone.json()["error"]["code"] == "session_terminal"  # the v16 envelope too
 
 
-async def test_409_after_session_completed(
+async def test_a_follow_up_to_an_ended_session_is_410_for_the_seed_and_409_for_today(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_HARNESS_MODE", "one_turn")
@@ -257,7 +260,9 @@ async def test_409_after_session_completed(
     ) as response:
         assert [line async for line in response.aiter_lines()] == []
     response = await follow_up(client, sid, created["continuationToken"], message="more")
-    assert response.status_code == 409
+    assert (response.status_code, response.json()["code"]) == (410, "session_terminal")
+    response = await send(client, sid, "more")  # no token says nothing: the session's
+    assert (response.status_code, response.json()["code"]) == (410, "session_terminal")
 
 
 async def test_create_validation(client: httpx.AsyncClient) -> None:
@@ -516,7 +521,7 @@ async def test_prewarm_then_the_first_message_is_turn_0(
     sid = created.json()["sessionId"]
     assert types(await read_turn(client, sid)) == ["session.started", "session.waiting"]
     assert (await send(client, sid, "hello")).status_code == 200
-    turn = events(await read_turn(client, sid, start=2))
+    turn = events(await read_turn(client, sid, start=2))  # a prewarmed session: today's
     assert turn[0]["data"]["turnId"] == "turn_0"
-    assert turn[0]["data"]["deliveryIds"][0].startswith("dlv_")
+    assert turn[0]["meta"]["deliveryIds"][0].startswith("dlv_")
     await client.post(f"/api/v1/sessions/{sid}/kill")

@@ -9,11 +9,15 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
+import coven_trio
 from coven_trio.daemon import Daemon
+
+from .conftest import FAST
 
 SCRIPT = Path(__file__).parent / "eveseed" / "conformance.mjs"
 
@@ -56,3 +60,36 @@ async def test_published_eve_client_conformance(
     assert out["streamIndexAfterSecond"] == len(out["first"]["types"]) + len(out["second"]["types"])
     assert out["replayIdentical"] is True
     assert out["staleStatus"] == 409
+    assert out["unknownStatus"] == 404
+    assert out["endedStatus"] == 410
+
+
+async def _node(script: str, socket: Path, *args: str, **env: str) -> dict[str, Any]:
+    full = {**os.environ, "COVEN_SOCKET": str(socket), **env}
+    with trio.fail_after(120):
+        done = await trio.run_process(
+            ["node", str(SCRIPT.parent / script), *args],
+            env=full,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+async def test_the_seed_client_across_a_daemon_restart(
+    eve_modules: Path, home: Path, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_short)
+    async with coven_trio.open_daemon(home=home, **FAST) as daemon:
+        before = await _node("restart.mjs", daemon.socket_path, "before")
+    assert before["status"] == "waiting"
+    async with coven_trio.open_daemon(home=home, **FAST) as daemon:
+        state = json.dumps(before["state"])
+        after = await _node("restart.mjs", daemon.socket_path, "after", EVE_STATE=state)
+        record = daemon.sessions.store
+        assert after["after"] == 410  # the session ended with the daemon: the seed's answer
+        stored = await record.get(before["state"]["sessionId"])
+        assert stored is not None and stored.record["eve_stream_version"] == "16"

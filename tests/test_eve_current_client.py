@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 import trio
 
+import coven_trio
 from coven_trio.daemon import Daemon
+
+from .conftest import FAST
 
 HERE = Path(__file__).parent / "eveclient"
 NODE = HERE / "node_modules" / ".bin" / "node"
@@ -136,6 +139,39 @@ async def test_approval(
     assert "input.resolved" in out["answered"]["types"]
     word = "(allowed)" if answer == "approve" else "(denied)"
     assert out["answered"]["message"].endswith(word)
+
+
+async def test_streams_with_reconnects_off_get_todays_version(
+    daemon: Daemon, node: Path, tmp_short: Path
+) -> None:
+    out = await drive(daemon, node, "noReconnect", tmp_short)
+    assert out["first"] == {"status": "waiting", "message": "Echo: hello"}
+    assert out["second"] == {"status": "waiting", "message": "Echo: again"}
+
+
+async def test_clear_then_the_stream_reaches_session_waiting(
+    daemon: Daemon, node: Path, tmp_short: Path
+) -> None:
+    out = await drive(daemon, node, "clearWait", tmp_short)
+    assert out["clear"]["status"] == "accepted"
+    assert out["afterClear"] == ["context.cleared", "session.waiting"]
+    assert out["next"] == "Echo: fresh start"
+
+
+async def test_todays_client_across_a_daemon_restart(
+    home: Path, node: Path, tmp_short: Path
+) -> None:
+    async with coven_trio.open_daemon(home=home, **FAST) as daemon:
+        before = await drive(daemon, node, "restartBefore", tmp_short)
+    assert before["before"] == "Echo: before"
+    async with coven_trio.open_daemon(home=home, **FAST) as daemon:
+        after = await drive(
+            daemon, node, "restartAfter", tmp_short, EVE_SESSION=before["sessionId"]
+        )
+        stored = await daemon.sessions.store.get(before["sessionId"])
+    assert (after["after"]["status"], after["after"]["code"]) == (409, "session_not_active")
+    assert after["replay"][0] == "session.started" and "message.completed" in after["replay"]
+    assert stored is not None and stored.record["eve_stream_version"] == "26"
 
 
 async def test_send_during_a_turn_and_cancel(

@@ -1,15 +1,15 @@
 """The eve-compatible session API under the configurable mount (default ``/eve/v1``).
 
-One mount for two generations of eve's client (``docs/eve.md`` has the table):
+One mount for two generations of eve's client (``docs/eve.md`` has the table); each
+session speaks one, decided by the first request that shows it (``_eve_generation``):
 
 * the seed's (stream version 16, eve 0.18): create (202 + continuation token),
-  follow-ups carrying the token (stale → 409, mid-turn → 409 ``turn_active``), the
-  journal in the v16 line shape;
+  follow-ups carrying the token (stale → 409, mid-turn → 409 ``turn_active``; unknown
+  session → 404, ended → 410), the journal in the v16 line shape;
 * today's (stream versions 21-26, eve 0.80): no tokens — a send is given a
-  ``deliveryId`` and, mid-turn, queued; prewarm (a create without a message); cancel,
-  clear, compact and reset; the v26 event stream (``_eve_v26``), chosen when the stream
-  request says it is today's client (``streamControlVersion``, ``includeTailIndex``,
-  ``follow`` or a negative ``startIndex``), with the tail index and bounded replays.
+  ``deliveryId`` and, mid-turn, queued; unknown or ended → 409 ``session_not_active``;
+  prewarm (a create without a message); cancel, clear, compact and reset; the v26
+  event stream (``_eve_v26``) with the tail index and bounded replays.
 
 Errors are the envelope plus eve's top-level ``ok: false`` and ``code``, which today's
 client reads (the seed's read the body as text).
@@ -29,6 +29,7 @@ from ..errors import (
     InvalidStartIndex,
     SessionNotActive,
     SessionNotFound,
+    SessionTerminal,
     StaleContinuationToken,
 )
 from ..http import Request, Response, Router, StreamResponse
@@ -38,14 +39,11 @@ from ..vocabulary import HarnessId, LaunchMode
 from . import _eve_v26
 from ._context import ApiContext
 from ._eve_body import parse
+from ._eve_generation import Generation, of, stream_says, stream_shows
 from ._eve_info import agent_info
 from ._params import parse_int
 from ._tail import eve_lines, tail
 
-#: The seed's stream version (what a client that asks for nothing new gets).
-STREAM_VERSION = "16"
-#: Query parameters only today's client sends on a stream request.
-_CURRENT_CLIENT = ("streamControlVersion", "includeTailIndex", "follow")
 Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 
 
@@ -101,20 +99,31 @@ class EveV1:
                 f"Session {session_id} not found", details={"sessionId": session_id}
             ) from None
 
-    async def _active(self, session_id: str) -> Session:
-        """A live session, or 409 ``session_not_active`` (unknown and ended alike, as
-        eve's server answers a send)."""
+    async def _found(self, session_id: str) -> Session | Historical | None:
         try:
-            session = await self.ctx.sessions.find(session_id)
+            return await self.ctx.sessions.find(session_id)
         except SessionNotFound:
-            session = None
-        if not isinstance(session, Session) or not session.live:
-            status = "unknown" if session is None else session.status
-            raise SessionNotActive(
-                f"Session {session_id} is not active ({status}).",
-                details={"sessionId": session_id, "status": status},
+            return None
+
+    async def _active(self, session_id: str, generation: Generation | None) -> Session:
+        """A live session to send to; otherwise each generation's answer: the seed's
+        404 (unknown) and 410 (ended), today's 409 ``session_not_active`` for both.
+        ``generation``: what the request says (a token: the seed's), else the session's."""
+        found = await self._found(session_id)
+        if isinstance(found, Session) and found.live:
+            return found
+        if generation is None and found is not None:
+            generation = _generation(found)
+        details = {"sessionId": session_id, "status": found.status if found else "unknown"}
+        if generation is Generation.SEED:
+            if found is None:
+                raise SessionNotFound(f"Session {session_id} not found", details=details)
+            raise SessionTerminal(
+                f"Session {session_id} is {found.status} and cannot accept more messages",
+                details=details,
             )
-        return session
+        status = details["status"]
+        raise SessionNotActive(f"Session {session_id} is not active ({status}).", details=details)
 
     def _default_mode(self, harness: str) -> str | None:
         """eve's sessions take follow-ups: the harness's own default mode (claude
@@ -131,6 +140,11 @@ class EveV1:
 
     async def create(self, request: Request) -> Response:
         body = parse(request, follow_up=False)
+        shows = None
+        if body.prewarm:  # today's client prewarms with an empty POST (or only ``stubs``)
+            shows = Generation.CURRENT
+        elif body.continuation_token is not None:  # the seed's token-only state
+            shows = Generation.SEED
         profile = self._agent(body.agent)
         turn = body.turn()  # a create's stream is read from 0: no delivery id to look for
         launch = LaunchRequest(
@@ -153,6 +167,8 @@ class EveV1:
             render=False,
             prewarm=body.prewarm,
         )
+        if shows is not None:
+            session.speaks(shows)
         accepted = {
             "ok": True,
             "sessionId": session.id,
@@ -177,7 +193,9 @@ class EveV1:
                 )
         if body.agent is not None:
             self._agent(body.agent)
-        session = await self._active(request.params["id"])
+        says = Generation.SEED if token is not None else None
+        session = await self._active(request.params["id"], says)
+        session.speaks(says or Generation.CURRENT)
         if token is not None and token != session.continuation_token:
             raise StaleContinuationToken(
                 f"Stale continuationToken for session {session.id}",
@@ -205,7 +223,7 @@ class EveV1:
         )
 
     async def cancel(self, request: Request) -> Response:
-        session = await self._session(request.params["id"])
+        session = await self._found(request.params["id"])
         body = request.json()
         turn_id = body.get("turnId") if isinstance(body, dict) else None
         turn_id = turn_id if isinstance(turn_id, str) else None
@@ -214,14 +232,14 @@ class EveV1:
         return Response.json({"ok": True, "status": "no_active_turn"})
 
     async def clear(self, request: Request) -> Response:
-        session = await self._session(request.params["id"])
+        session = await self._found(request.params["id"])
         if not isinstance(session, Session) or not session.live:
             return Response.json({"ok": True, "status": "no_active_session"})
         await session.clear()
         return Response.json({"ok": True, "sessionId": session.id, "status": "accepted"})
 
     async def compact(self, request: Request) -> Response:
-        session = await self._session(request.params["id"])
+        session = await self._found(request.params["id"])
         if not isinstance(session, Session) or not session.live:
             return Response.json({"ok": True, "status": "no_active_session"})
         await session.compact()
@@ -229,7 +247,7 @@ class EveV1:
 
     async def reset(self, request: Request) -> Response:
         """The session ends (as a kill does); later sends are 409 ``session_not_active``."""
-        session = await self._session(request.params["id"])
+        session = await self._found(request.params["id"])
         if not isinstance(session, Session) or not session.live:
             return Response.json({"ok": True, "status": "no_active_session"})
         session.kill()
@@ -246,19 +264,20 @@ class EveV1:
             raise InvalidStartIndex(
                 "Expected startIndex to be an integer.", details={"startIndex": raw}
             )
-        current = start < 0 or any(name in query for name in _CURRENT_CLIENT)
-        if start < 0 and not current:
-            raise InvalidStartIndex(
-                "Expected startIndex to be a non-negative integer.", details={"startIndex": raw}
-            )
         session = await self._session(request.params["id"])
+        generation = stream_says(request, start)  # explicit: it wins for itself
+        if generation is None:
+            generation = _generation(session) or stream_shows(request)
+        if isinstance(session, Session):
+            session.speaks(generation)
+        current = generation is Generation.CURRENT
         journal = await self.ctx.sessions.journal(session)
         last = len(journal) - 1
         start = max(0, last + 1 + start) if start < 0 else start
         headers = [
             ("content-type", "application/x-ndjson; charset=utf-8"),
             ("x-eve-stream-format", "ndjson"),
-            ("x-eve-stream-version", _eve_v26.VERSION if current else STREAM_VERSION),
+            ("x-eve-stream-version", str(generation)),
             ("cache-control", "no-cache"),
             ("x-accel-buffering", "no"),
             ("x-eve-session-id", session.id),
@@ -273,6 +292,13 @@ class EveV1:
             headers,
             lambda send: tail(journal, start, send, read, heartbeat=heartbeat, stop=stop),
         )
+
+
+def _generation(session: Session | Historical) -> Generation | None:
+    """The generation the session speaks, if decided (live, ended or stored)."""
+    if isinstance(session, Session):
+        return of(session.eve_stream_version)
+    return of(session.describe().get("eve_stream_version"))
 
 
 def install(router: Router, ctx: ApiContext) -> EveV1:

@@ -22,6 +22,7 @@ class Described(Protocol):
     created_at: str
     launch_mode: LaunchMode
     resumed_from: str | None
+    eve_stream_version: str | None
     driver: Driver
     journal: Journal
 
@@ -62,4 +63,5 @@ def session_record(session: Described) -> SessionRecord:
         turns=session.turns,
         event_count=len(session.journal),
         resumed_from=session.resumed_from,
+        eve_stream_version=session.eve_stream_version,
     )

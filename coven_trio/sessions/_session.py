@@ -58,6 +58,8 @@ class Session:
     renders: bool = False
     #: Created without a message (eve's prewarm): no turn yet.
     prewarmed: bool = False
+    #: The eve client generation it speaks (``"16"``, ``"26"``), decided once.
+    eve_stream_version: str | None = None
     created_at: str = attrs.field(factory=utc_now)
     #: Set once the session has ended and its processes are reaped.
     done: trio.Event = attrs.field(factory=trio.Event)
@@ -118,6 +120,14 @@ class Session:
 
     def record(self) -> SessionRecord:
         return session_record(self)
+
+    def speaks(self, stream_version: str) -> None:
+        """The session's eve generation, decided by the first request that shows it;
+        kept with its record (so it survives a restart)."""
+        if self.eve_stream_version is None:
+            self.eve_stream_version = stream_version
+            if self.on_change is not None:
+                self.on_change(self)
 
     def _processes(self, processes: list[dict[str, int]]) -> None:
         if self.on_processes is not None:

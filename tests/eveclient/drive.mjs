@@ -119,6 +119,46 @@ const scenarios = {
     };
   },
 
+  async noReconnect() {
+    // Streams opened with reconnects off: the client sends no streamControlVersion.
+    const policy = { streamReconnectPolicy: { reconnect: false } };
+    const { response, session } = await client.sessions.create({ message: "hello", ...policy });
+    const first = await response.result();
+    out.first = { status: first.status, message: first.message };
+    const second = await (await session.send("again", policy)).result();
+    out.second = { status: second.status, message: second.message };
+    await session.reset();
+  },
+
+  async clearWait() {
+    // After clear, a client following the stream sees the session wait again.
+    const { response, session } = await client.sessions.create({ message: "hello" });
+    await response.result();
+    const index = session.state.streamIndex;
+    out.clear = await session.clear();
+    const seen = [];
+    for await (const event of session.stream({ startIndex: index })) {
+      seen.push(event.type);
+      if (event.type === "session.waiting") break;
+    }
+    out.afterClear = seen;
+    const next = await (await session.send("fresh start")).result();
+    out.next = next.message;
+    await session.reset();
+  },
+
+  async restartBefore() {
+    const { response, session } = await client.sessions.create({ message: "before" });
+    out.before = (await response.result()).message;
+    out.sessionId = session.state.sessionId;
+  },
+
+  async restartAfter() {
+    const session = client.sessions.attach(process.env.EVE_SESSION);
+    out.after = await attempt(() => session.send("after the restart"));
+    out.replay = types(await collect(session.stream({ startIndex: 0, follow: false })));
+  },
+
   async busy() {
     const { response, session } = await client.sessions.create({ message: "a long answer" });
     const started = Date.now();

@@ -60,4 +60,24 @@ try {
   out.staleStatus = error instanceof ClientError ? error.status : String(error);
 }
 
+async function status(promise) {
+  try {
+    await promise;
+    return "accepted";
+  } catch (error) {
+    return error instanceof ClientError ? error.status : String(error);
+  }
+}
+
+// A follow-up to an unknown session is 404; to an ended one 410 (the seed's answers).
+const nobody = client.session({ sessionId: "ses_nope", continuationToken: "t", streamIndex: 0 });
+out.unknownStatus = await status(nobody.send("anyone?"));
+await client.fetch(`/api/v1/sessions/${first.sessionId}/kill`, { method: "POST" });
+for (let n = 0; n < 200; n++) {
+  const record = await (await client.fetch(`/api/v1/sessions/${first.sessionId}`)).json();
+  if (record.status === "killed") break;
+  await new Promise((resolve) => setTimeout(resolve, 25));
+}
+out.endedStatus = await status(session.send("still there?"));
+
 console.log(JSON.stringify(out));
