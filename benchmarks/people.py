@@ -42,7 +42,7 @@ def _environ() -> dict[str, str]:
         env=env,
         capture_output=True,
     )
-    subprocess.run([python(), "-c", "import coven_trio.cli, coven_trio.daemon"], env=env)
+    subprocess.run([python(), "-c", "import coven_trio.main, coven_trio.cli, coven_trio.daemon"], env=env)
     return env
 
 
@@ -365,7 +365,7 @@ def claude_turns(smoke: bool) -> list[dict[str, Any]]:
 
 def _request(sock: Path, method: str, target: str, body: Any = None) -> Any:
     sys.path.insert(0, str(ROOT))
-    from coven_trio import _wire
+    from coven_trio.client import _wire
 
     return _wire.request(sock, method, target, body)
 

@@ -13,7 +13,6 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 import socket as stdlib_socket
 import stat
 import struct
@@ -24,7 +23,7 @@ from typing import Any
 import attrs
 import trio
 
-from .client import Client, ClientError, DaemonUnreachable
+from ._files import write_private
 from .config import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
 from .errors import DaemonAlreadyRunning, StartupError
 
@@ -132,13 +131,26 @@ async def _probe_live(path: Path) -> int | bool:
     """Is something answering on ``path``? Its pid if it says, True if it answers without
     one (or not in time: a stuck daemon still owns the socket), False if nothing listens."""
     try:
-        health = await Client(path, timeout=PROBE_TIMEOUT).health()
-    except DaemonUnreachable:
+        stream = await trio.open_unix_socket(str(path))
+    except OSError:
         return False
-    except ClientError:
+    data = b""
+    with trio.move_on_after(PROBE_TIMEOUT):
+        async with stream:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_all(_PROBE)
+                while chunk := await stream.receive_some(65536):
+                    data += chunk
+    try:
+        health = json.loads(data.partition(b"\r\n\r\n")[2])
+    except ValueError:
         return True
     pid = health.get("daemon", {}).get("pid") if isinstance(health, dict) else None
     return pid if isinstance(pid, int) else True
+
+
+#: The probe's health request (read to EOF: ``connection: close``).
+_PROBE = b"GET /api/v1/health HTTP/1.1\r\nhost: coven\r\nconnection: close\r\n\r\n"
 
 
 @attrs.define
@@ -199,20 +211,8 @@ async def bind_socket(home: Path) -> BoundSocket:
 
 
 def write_daemon_json(home: Path, info: dict[str, Any]) -> None:
-    """Write ``daemon.json`` 0600, atomically (a new temp file + rename). The temp file is
-    created with ``O_EXCL``, so nothing planted at its name (a symlink) is followed."""
-    tmp = home / f".{DAEMON_JSON}.{os.getpid()}.{secrets.token_hex(4)}"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, home / DAEMON_JSON)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write ``daemon.json`` 0600, atomically (:func:`coven_trio._files.write_private`)."""
+    write_private(home / DAEMON_JSON, json.dumps(info, indent=2) + "\n")
 
 
 def remove_daemon_json(home: Path, pid: int) -> None:

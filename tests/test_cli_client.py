@@ -136,11 +136,12 @@ async def test_one_shot_commands_load_neither_trio_nor_the_daemon(daemon: Daemon
     importing trio and the daemon is not paid by a person typing a command."""
     probe = (
         "import sys, contextlib, io\n"
-        "from coven_trio import cli\n"
+        "from coven_trio.main import main\n"
         "for command in ('status', 'sessions', 'health'):\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"        assert cli.main([command, '--home', {str(daemon.config.home)!r}]) == 0\n"
-        "print(sorted(m for m in ('trio', 'coven_trio.daemon', 'cattrs') if m in sys.modules))\n"
+        f"        assert main([command, '--home', {str(daemon.config.home)!r}]) == 0\n"
+        "loaded = ('trio', 'h11', 'coven_trio.daemon', 'coven_trio.client._trio', 'cattrs')\n"
+        "print(sorted(m for m in loaded if m in sys.modules))\n"
     )
     result = await trio.run_process(
         [sys.executable, "-c", probe], capture_stdout=True, capture_stderr=True, check=False
@@ -162,7 +163,7 @@ async def test_one_shot_commands_load_neither_trio_nor_the_daemon(daemon: Daemon
     ],
 )
 def test_the_plain_client_reads_whole_responses(raw: bytes, expected: tuple[int, bytes]) -> None:
-    from coven_trio._wire import parse_response
+    from coven_trio.client._wire import parse_response
 
     assert parse_response(raw) == expected
 
@@ -178,7 +179,7 @@ def test_the_plain_client_reads_whole_responses(raw: bytes, expected: tuple[int,
     ],
 )
 def test_the_plain_client_calls_anything_else_a_bad_response(raw: bytes) -> None:
-    from coven_trio._wire import BadResponse, parse_response
+    from coven_trio.client._wire import BadResponse, parse_response
 
     with pytest.raises(BadResponse):
         parse_response(raw)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import trio
 
-from .client import Client
+from ..client import Client
 
 #: The detach key: Ctrl-] (0x1d), telnet's escape.
 DETACH = b"\x1d"

@@ -16,9 +16,8 @@ from typing import Any
 
 import trio
 
-from .client import Client
-from .render import terminal_text
-from .vocabulary import EntryType
+from ..client import Client
+from ._render import Kind, show
 
 #: What the follower tells the chat loop.
 READY, ENDED = "ready", "ended"
@@ -65,50 +64,48 @@ class Chat:
 
     def show(self, entry: dict[str, Any]) -> str | None:
         """Render one entry; READY or ENDED when the person's turn comes (or never)."""
-        kind, data = entry.get("type"), entry.get("data") or {}
-        if data.get("parentCallId"):
-            return None  # a subagent's inner work
-        if kind == EntryType.AGENT_CONTENT_DELTA:
-            self._stream(str(data.get("text", "")))
-        elif kind == EntryType.MESSAGE_APPENDED and data.get("role") == "assistant":
-            self._end_message(None if self.live else str(data.get("content", "")))
-        elif kind == EntryType.MESSAGE_RECEIVED:
+        shown = show(entry)
+        if shown is None:
+            return None
+        kind, text, data = shown.kind, shown.text, shown.data
+        if kind is Kind.DELTA:
+            self._stream(text)
+        elif kind is Kind.MESSAGE:
+            self._end_message(None if self.live else text)
+        elif kind is Kind.SAID:
             self.turn_running = True
-            if data.get("message") != self.sent:  # replayed, or sent by someone else
-                self.console.print(f"[bold]> {data.get('message', '')}[/bold]")
+            if text != self.sent:  # replayed, or sent by someone else
+                self.console.print(f"> {text}", style="bold", markup=False)
             self.sent = None
-        elif kind == EntryType.TURN_STARTED:
+        elif kind is Kind.STARTED:
             self.turn_running = True
-        elif kind == EntryType.INPUT_REQUESTED:
+        elif kind is Kind.QUESTION:
             self.questions.extend(r for r in data.get("requests", []) if isinstance(r, dict))
-        elif kind == EntryType.INPUT_RESOLVED:
+        elif kind is Kind.RESOLVED:
             settled = {r.get("requestId") for r in data.get("resolutions", [])}
             self.questions = [q for q in self.questions if q.get("requestId") not in settled]
-        elif kind in (EntryType.ACTIONS_REQUESTED, EntryType.ACTION_RESULT):
+        elif kind is Kind.TOOL:
             self._end_message()
-            if text := terminal_text(EntryType(kind), data):
-                self.console.print(text.rstrip("\n"), style="dim cyan", markup=False)
-        elif kind == EntryType.TURN_FAILED:
+            self.console.print(text, style="dim cyan", markup=False)
+        elif kind in (Kind.FAILED, Kind.CANCELLED):
             self._end_message()
-            self.console.print(f"error: {data.get('message', data.get('code'))}", style="red")
-        elif kind == EntryType.TURN_CANCELLED:
-            self._end_message()
-            self.console.print("(turn cancelled)", style="yellow")
-        elif kind == EntryType.OUTPUT and not data.get("rendered"):
-            self.console.out(str(data.get("data", "")), end="", highlight=False)
-        elif kind == EntryType.SESSION_WAITING:
+            line, style = (
+                (f"error: {text}", "red") if kind is Kind.FAILED else (f"({text})", "yellow")
+            )
+            self.console.print(line, style=style, markup=False)
+        elif kind is Kind.RAW:
+            self.console.out(text, end="", highlight=False)
+        elif kind is Kind.WAITING:
             self._end_message()
             self.turn_running = False
             return READY
-        elif kind in (EntryType.SESSION_COMPLETED, EntryType.SESSION_FAILED):
+        elif kind in (Kind.COMPLETED, Kind.ENDED):
             self._end_message()
             self.turn_running = False
-            if kind == EntryType.SESSION_FAILED:
+            if kind is Kind.ENDED:
                 self.console.print(f"session ended: {data.get('message')}", style="red")
             return ENDED
         return None
-
-    # --- the loop ------------------------------------------------------------------------
 
     async def _follow(self) -> None:
         async for entry in self.client.tail(self.session_id):

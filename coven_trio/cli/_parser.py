@@ -1,52 +1,76 @@
-"""``coven-trio`` command line: argument parsing only; the work is in ``daemon``
-(``serve``), ``_commands`` (the client commands for programs) and ``_terminal`` (the
-commands for a person: run, attach, sessions, doctor, daemon, completion).
+"""The ``coven-trio`` command tree (argparse), and which function runs each command.
 
-Exit codes: 0 success (a clean shutdown for ``serve``); 1 refused (``serve``: the home is
-unsafe, another daemon is live, the socket path is too long; client commands: the
-daemon answered an error); 2 usage error; 3 the daemon is not reachable; 4 (``status``)
-a stale socket.
+A command's module is imported only when it runs, by the small functions below: the
+one-shot commands (``_commands``) never load trio, rich or the daemon; a person's
+commands (``_people``) load what they draw with.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import signal
-import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._defaults import DEFAULT_EVE_MOUNT, default_home
-from ._version import __version__
-from .vocabulary import LaunchMode
+from .._defaults import DEFAULT_EVE_MOUNT, SOCKET_NAME
+from .._version import __version__
+from ..vocabulary import LaunchMode
+from . import _commands
 
-if TYPE_CHECKING:
-    from logging import Logger
-
-    from .config import Config
-    from .daemon import Daemon
+#: A command: the parsed arguments in, an exit code (or a coroutine giving one) out.
+Command = Callable[[argparse.Namespace], Any]
 
 
-def _log() -> Logger:
-    import logging  # only the daemon logs; a client command does not import logging
+def _people_run(args: argparse.Namespace) -> Any:
+    from . import _people
 
-    return logging.getLogger("coven_trio.cli")
-
-
-def _command(name: str) -> Callable[[argparse.Namespace], Any]:
-    """``"_commands:health"`` → the function, its module imported only now: a command
-    loads what it uses (``status`` never imports trio or the daemon)."""
-    module, _, function = name.partition(":")
-    run: Callable[[argparse.Namespace], Any] = getattr(
-        importlib.import_module(f"coven_trio.{module}"), function
-    )
-    return run
+    return _people.run(args)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _people_attach(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.attach(args)
+
+
+def _people_doctor(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.doctor(args)
+
+
+def _people_daemon(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.daemon(args)
+
+
+def _people_completion(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.completion(args)
+
+
+def _people_sessions(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.sessions(args)
+
+
+def _people_show(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.show(args)
+
+
+def _people_log(args: argparse.Namespace) -> Any:
+    from . import _people
+
+    return _people.log(args)
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coven-trio", description="Run coding-agent CLIs as supervised sessions."
     )
@@ -67,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=["sqlite", "memory"],
         help="where sessions live: sqlite (survive restarts; the default) or memory",
     )
+    run.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="also serve the web dashboard there (loopback; elsewhere only with TLS)",
+    )
     _client_commands(commands)
     return parser
 
@@ -84,64 +113,130 @@ def _client_commands(commands: Any) -> None:
     nested.add_argument("--home", type=Path)
     nested.add_argument("--json", action="store_true")
 
-    def add(name: str, run: Any, help_: str) -> argparse.ArgumentParser:
+    def add(name: str, run: Command, help_: str) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = commands.add_parser(name, parents=[common], help=help_)
         sub.set_defaults(run=run)
         return sub
 
-    run = add("run", "_terminal:run", "launch a session in this project and attach to it")
+    run = add("run", _people_run, "launch a session in this project and attach to it")
     run.add_argument("harness", help="claude, codex, command, or a manifest id")
     _launch_options(run)
     run.add_argument("--detach", action="store_true", help="print the id instead of attaching")
     run.add_argument("words", nargs=argparse.REMAINDER, help="the prompt (command: its argv)")
-    attach = add("attach", "_terminal:attach", "a terminal session's screen, or a chat")
+    attach = add("attach", _people_attach, "a terminal session's screen, or a chat")
     attach.add_argument("session")
-    add("doctor", "_terminal:doctor", "check the home, the daemon and the agent CLIs")
-    daemon = add("daemon", "_terminal:daemon", "the daemon in the background")
+    add("doctor", _people_doctor, "check the home, the daemon and the agent CLIs")
+    daemon = add("daemon", _people_daemon, "the daemon in the background")
     daemon.add_argument("action", choices=["start", "stop", "status", "restart", "install"])
-    completion = add("completion", "_terminal:completion", "shell completion script")
+    completion = add("completion", _people_completion, "shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh", "fish"])
-    add("health", "_commands:health", "the daemon's health handshake")
-    add(
-        "status", "_commands:status", "is a daemon running on the home? (running/stale/unreachable)"
-    )
-    sessions = add("sessions", "_terminal:sessions", "the sessions, newest first")
+    add("health", _commands.health, "the daemon's health handshake")
+    add("status", _commands.status, "is a daemon running on the home? (running/stale/unreachable)")
+    sessions = add("sessions", _people_sessions, "the sessions, newest first")
     sessions.add_argument("--live", action="store_true", help="only running and idle ones")
     sessions.add_argument("--status", help="only these statuses (comma-separated)")
     sessions.add_argument("--project", help="only sessions of this project folder")
     about = sessions.add_subparsers(dest="about")
     show = about.add_parser("show", parents=[nested], help="a session's record and last events")
-    show.set_defaults(run="_terminal:show")
+    show.set_defaults(run=_people_show)
     show.add_argument("session")
     show.add_argument("--last", type=int, default=20, help="how many events (default 20)")
     log_ = about.add_parser("log", parents=[nested], help="a session's transcript")
-    log_.set_defaults(run="_terminal:log")
+    log_.set_defaults(run=_people_log)
     log_.add_argument("session")
     log_.add_argument("--svg", help="save the transcript, as the chat shows it, as an SVG")
     prune = about.add_parser("prune", parents=[nested], help="forget old ended sessions now")
-    prune.set_defaults(run="_commands:prune")
+    prune.set_defaults(run=_commands.prune)
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="default: the daemon's")
     prune.add_argument("--max-bytes", type=int, help="default: the daemon's")
     archive = about.add_parser(
         "archive", parents=[nested], help="write a session (record and journal) to a file"
     )
-    archive.set_defaults(run="_commands:archive")
+    archive.set_defaults(run=_commands.archive)
     archive.add_argument("session")
     archive.add_argument("-o", "--output", help="file (default: <session id>.ndjson)")
-    launch = add("launch", "_commands:launch", "launch a session; prints its id")
+    launch = add("launch", _commands.launch, "launch a session; prints its id")
     launch.add_argument("--harness", required=True, help="claude, codex, command, or a manifest id")
     _launch_options(launch)
     launch.add_argument(
         "words", nargs=argparse.REMAINDER, help="the prompt (for `command`: the argv after --)"
     )
-    tail = add("tail", "_commands:tail", "follow a session's journal (replay, then live)")
+    tail = add("tail", _commands.tail, "follow a session's journal (replay, then live)")
     tail.add_argument("session")
     tail.add_argument("--from", dest="start", type=int, default=0, help="first index (default 0)")
-    send = add("input", "_commands:input_", "send input (the next message, or raw bytes)")
+    send = add("input", _commands.input_, "send input (the next message, or raw bytes)")
     send.add_argument("session")
     send.add_argument("data")
-    kill = add("kill", "_commands:kill", "stop a session")
+    kill = add("kill", _commands.kill, "stop a session")
     kill.add_argument("session")
+    _web_commands(add, nested)
+
+
+def _web_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], nested: Any) -> None:
+    web = add("web", _web, "the web dashboard: start its listener, print and open its URL")
+    web.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    web.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None)
+    web.add_argument("--observe-only", action="store_true", help="nobody may act, only watch")
+    web.add_argument("--name", action="append", default=[], help="another Host name it answers")
+    web.add_argument("--no-open", action="store_true", help="print the URL, open no browser")
+    about = web.add_subparsers(dest="about")
+    stop = about.add_parser("stop", parents=[nested], help="stop the web listener")
+    stop.set_defaults(run=_web_stop)
+    pair = about.add_parser("pair", parents=[nested], help="pair a device (a one-time code)")
+    pair.set_defaults(run=_web_pair)
+    pair.add_argument("--observe-only", action="store_true")
+    pair.add_argument("--device-name", dest="device", help="what to call the device")
+    pair.add_argument("--seconds", type=int, help="how long the code is good for")
+    devices = about.add_parser("devices", parents=[nested], help="paired devices")
+    devices.set_defaults(run=_web_devices)
+    revoke = about.add_parser("revoke", parents=[nested], help="revoke a paired device at once")
+    revoke.set_defaults(run=_web_revoke)
+    revoke.add_argument("device_id")
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    return Path(args.home) / SOCKET_NAME
+
+
+def _web(args: argparse.Namespace) -> int:
+    from . import _web as web
+
+    return web.web(
+        _socket(args),
+        host=args.host,
+        port=args.port,
+        tls=args.tls,
+        observe_only=args.observe_only,
+        names=args.name,
+        open_browser=not args.no_open,
+    )
+
+
+def _web_stop(args: argparse.Namespace) -> int:
+    from . import _web as web
+
+    return web.web_stop(_socket(args))
+
+
+def _web_pair(args: argparse.Namespace) -> int:
+    from . import _web as web
+
+    return web.web_pair(
+        _socket(args), observe_only=args.observe_only, name=args.device, seconds=args.seconds
+    )
+
+
+def _web_devices(args: argparse.Namespace) -> int:
+    from . import _web as web
+
+    return web.web_devices(_socket(args), as_json=getattr(args, "json", False))
+
+
+def _web_revoke(args: argparse.Namespace) -> int:
+    from . import _web as web
+
+    return web.web_revoke(_socket(args), args.device_id)
 
 
 def _launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -164,7 +259,7 @@ def _launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -
     parser.add_argument("--approval", choices=["untrusted", "on-failure", "on-request", "never"])
 
 
-def _options_after_the_harness(args: argparse.Namespace) -> None:
+def options_after_the_harness(args: argparse.Namespace) -> None:
     """``run claude --mode stream "fix it"``: options after the harness name are options
     (argparse would take them as prompt words); after ``--``, everything is a word."""
     words = list(args.words)
@@ -175,79 +270,3 @@ def _options_after_the_harness(args: argparse.Namespace) -> None:
     late.add_argument("--json", action="store_true")
     _, rest = late.parse_known_args(words[:cut], namespace=args)
     args.words = rest + words[cut:]
-
-
-async def _watch_signals(daemon: Daemon, signals: AsyncIterator[int]) -> None:
-    """First SIGINT/SIGTERM: graceful shutdown. Second: stop now."""
-    count = 0
-    async for signum in signals:
-        count += 1
-        if count == 1:
-            _log().info("received %s; shutting down gracefully", signal.Signals(signum).name)
-            daemon.shutdown()
-        else:
-            _log().warning("received %s again; stopping now", signal.Signals(signum).name)
-            daemon.force_stop()
-
-
-async def _serve_until_signalled(config: Config) -> None:
-    import trio
-
-    from .daemon import serve
-
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            daemon: Daemon = await nursery.start(serve, config)
-            watcher = trio.CancelScope()
-
-            async def watch() -> None:
-                with watcher:
-                    await _watch_signals(daemon, signals)
-
-            nursery.start_soon(watch)
-            await daemon.stopped.wait()
-            watcher.cancel()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions
-        import argcomplete
-
-        argcomplete.autocomplete(parser)
-    args = parser.parse_args(argv)
-    if args.command == "completion":
-        done: int = _command("_terminal:completion")(args)
-        return done
-    if args.command == "run":
-        _options_after_the_harness(args)
-    if args.command != "serve":
-        args.home = args.home or default_home()
-        from . import _commands
-
-        return _commands.run(_command(args.run), args)
-    import trio
-
-    from ._log import configure
-    from .config import Config
-    from .errors import StartupError
-
-    configure(args.log_level, args.log_format)
-    try:
-        config = Config(
-            home=args.home or default_home(),
-            eve_mount=args.eve_mount,
-            store=args.store,
-            reap_strangers=True,  # the daemon is its own process: every child is ours
-        )
-    except ValueError as invalid:
-        print(f"coven-trio: {invalid}", file=sys.stderr)
-        return 2
-    refused: list[BaseException] = []
-    try:
-        trio.run(_serve_until_signalled, config)
-    except* StartupError as group:
-        refused.extend(group.exceptions)
-    for exc in refused:
-        print(f"coven-trio: {exc}", file=sys.stderr)
-    return 1 if refused else 0

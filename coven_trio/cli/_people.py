@@ -1,6 +1,6 @@
 """The commands for a person at a terminal: ``run``, ``attach``, the sessions table,
 ``sessions show``/``log``, ``doctor``, ``daemon …`` and shell completion. Every one
-takes ``--json``; exit codes are the CLI's (``coven_trio.cli``)."""
+takes ``--json``; exit codes are the CLI's (:mod:`coven_trio.cli`)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,15 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from ._commands import (
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_UNREACHABLE,
-    _client,
-    _print_json,
-    call,
-    render,
-    session_path,
-)
-from ._defaults import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
-from ._wire import ClientError
+from .._defaults import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
+from ..client import ClientError
+from ..client import _targets as to
+from ._commands import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, _client, _print_json, call
+from ._render import Transcript
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ..client import Client
 
 #: Launch modes that are a terminal (attach), not a chat.
 _TERMINAL_MODES = ("interactive",)
@@ -113,7 +105,7 @@ def _age(created: str) -> str:
 
 def sessions(args: argparse.Namespace) -> int:
     """The sessions, newest first, filtered (``--live``, ``--status``, ``--project``)."""
-    records = call(args, "GET", "/api/v1/sessions")
+    records = call(args, "GET", to.SESSIONS)
     if args.live:
         records = [r for r in records if r["status"] in _LIVE]
     if args.status:
@@ -138,13 +130,12 @@ def sessions(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace, session_id: str, after: int, limit: int) -> Any:
-    target = f"/api/v1/events?sessionId={quote(session_id)}&afterSeq={after}&limit={limit}"
-    return call(args, "GET", target)
+    return call(args, "GET", to.events(session_id, after_seq=after, limit=limit))
 
 
 def show(args: argparse.Namespace) -> int:
     """A session's record and its last events."""
-    record = call(args, "GET", session_path(args.session))
+    record = call(args, "GET", to.session(args.session))
     count = int(record.get("event_count", 0))
     page = _events(args, args.session, max(0, count - args.last), max(1, args.last))
     if args.json:
@@ -162,14 +153,14 @@ def show(args: argparse.Namespace) -> int:
 
 def log(args: argparse.Namespace) -> int:
     """The whole transcript as a person reads it (through a pager on a terminal)."""
-    parts, after = [], 0
+    parts, after, transcript = [], 0, Transcript()
     while True:  # up to now (a live session's later entries: `coven-trio tail`)
         page = _events(args, args.session, after, 1000)
         for event in page["events"]:
             entry = {"type": event["kind"], "data": json.loads(event["payload_json"])}
             if args.json:
                 parts.append(json.dumps(entry, separators=(",", ":")) + "\n")
-            elif (text := render(entry)) is not None:
+            elif (text := transcript.text(entry)) is not None:
                 parts.append(text)
         if not page["hasMore"] or not page["events"]:
             break
@@ -212,7 +203,7 @@ def doctor(args: argparse.Namespace) -> int:
     health = None
     if len(os.fsencode(home / SOCKET_NAME)) <= MAX_SOCKET_PATH_BYTES:
         try:
-            health = call(args, "GET", "/api/v1/health")
+            health = call(args, "GET", to.HEALTH)
         except ClientError:
             health = None
     checks = _doctor.diagnose(home, health)

@@ -1,7 +1,8 @@
-"""The client commands of the ``coven-trio`` CLI: each prints for a person, or JSON with
-``--json``. One-shot commands are plain functions over :mod:`coven_trio._wire` (no trio
-to import: they answer in tens of milliseconds); streaming ones are coroutines over
-:class:`~coven_trio.client.Client`, run by :func:`run` in ``trio.run``.
+"""The client commands of the ``coven-trio`` CLI for programs: each prints for a person,
+or JSON with ``--json``. One-shot commands are plain functions over the blocking wire
+path (``client._wire``: no trio to import, they answer in tens of milliseconds);
+streaming ones are coroutines over :class:`~coven_trio.client.Client`, run on trio by
+:func:`coven_trio.cli.run`.
 
 Exit codes (also in the README): 0 success; 1 the daemon refused the request (its
 error envelope is printed); 2 usage error; 3 the daemon is not reachable; ``status``
@@ -11,23 +12,19 @@ also uses 4 for a stale socket (a file with no daemon behind it).
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
 import sys
-import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from . import _wire
-from ._defaults import SOCKET_NAME
-from ._wire import ClientError, DaemonUnreachable
-from .render import terminal_text
-from .vocabulary import EntryType
+from .._defaults import SOCKET_NAME
+from ..client import _targets as to
+from ..client import _wire
+from ..client._wire import DaemonUnreachable
+from ._render import Transcript
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ..client import Client
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_STALE = 0, 1, 3, 4
 
@@ -37,7 +34,7 @@ def _print_json(value: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> Client:
-    from .client import Client
+    from ..client import Client
 
     return Client(Path(args.home) / SOCKET_NAME, eve_mount=args.eve_mount)
 
@@ -47,12 +44,8 @@ def call(args: argparse.Namespace, method: str, target: str, body: Any = None) -
     return _wire.request(Path(args.home) / SOCKET_NAME, method, target, body)
 
 
-def session_path(session_id: str, tail: str = "") -> str:
-    return f"/api/v1/sessions/{quote(session_id, safe='')}{tail}"
-
-
 def health(args: argparse.Namespace) -> int:
-    body = call(args, "GET", "/api/v1/health")
+    body = call(args, "GET", to.HEALTH)
     if args.json:
         _print_json(body)
     else:
@@ -66,7 +59,7 @@ def health(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     path = Path(args.home) / SOCKET_NAME
     try:
-        body = _wire.request(path, "GET", "/api/v1/health", timeout=5)
+        body = _wire.request(path, "GET", to.HEALTH, timeout=5)
     except DaemonUnreachable:
         state, pid, code = ("stale" if path.exists() else "unreachable"), None, None
     else:
@@ -86,7 +79,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def sessions(args: argparse.Namespace) -> int:
-    records = call(args, "GET", "/api/v1/sessions")
+    records = call(args, "GET", to.SESSIONS)
     if args.json:
         _print_json(records)
         return EXIT_OK
@@ -115,7 +108,7 @@ def launch(args: argparse.Namespace) -> int:
         "sandbox": args.sandbox,
         "approval": args.approval,
     }
-    record = call(args, "POST", "/api/v1/sessions", {k: v for k, v in body.items() if v})
+    record = call(args, "POST", to.SESSIONS, {k: v for k, v in body.items() if v})
     if args.json:
         _print_json(record)
     else:
@@ -124,14 +117,14 @@ def launch(args: argparse.Namespace) -> int:
 
 
 def input_(args: argparse.Namespace) -> int:
-    result = call(args, "POST", session_path(args.session, "/input"), {"data": args.data})
+    result = call(args, "POST", to.session(args.session, "/input"), {"data": args.data})
     if args.json:
         _print_json(result)
     return EXIT_OK
 
 
 def kill(args: argparse.Namespace) -> int:
-    result = call(args, "POST", session_path(args.session, "/kill"))
+    result = call(args, "POST", to.session(args.session, "/kill"))
     if args.json:
         _print_json(result)
     return EXIT_OK
@@ -141,7 +134,7 @@ def prune(args: argparse.Namespace) -> int:
     """``sessions prune``: the daemon forgets old ended sessions from its store now."""
     action_args = {"olderThanDays": args.older_than, "maxBytes": args.max_bytes}
     given = {k: v for k, v in action_args.items() if v is not None}
-    result = call(args, "POST", "/api/v1/actions", {"action": "coven.store.prune", "args": given})
+    result = call(args, "POST", to.ACTIONS, {"action": "coven.store.prune", "args": given})
     pruned = result["event"]["payload"]
     if args.json:
         _print_json(pruned)
@@ -173,86 +166,12 @@ async def archive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def render(entry: dict[str, Any]) -> str | None:
-    """One journal entry for a person; None for entries not worth a line."""
-    try:
-        kind = EntryType(entry["type"])
-    except ValueError:
-        return None  # a newer daemon's entry type
-    data = entry.get("data") or {}
-    match kind:
-        case EntryType.AGENT_CONTENT_DELTA:
-            return str(data.get("text", ""))
-        case EntryType.OUTPUT if not data.get("rendered"):  # (a copy of the entries)
-            return str(data.get("data", ""))
-        case EntryType.MESSAGE_RECEIVED:
-            return f"\n> {data.get('message', '')}\n"
-        case EntryType.ACTIONS_REQUESTED | EntryType.ACTION_RESULT:
-            return terminal_text(kind, data)
-        case EntryType.INPUT_REQUESTED:
-            prompts = "; ".join(r.get("prompt", "") for r in data.get("requests", []))
-            return f"\n[input requested: {prompts}]\n"
-        case EntryType.STDERR:
-            return f"[stderr] {data.get('text', '')}\n"
-        case EntryType.SESSION_WAITING:
-            return "\n[waiting for input]\n"
-        case EntryType.EXIT:
-            signal = f" {data['signal']}" if "signal" in data else ""
-            return f"\n[exit {data.get('exitCode')}{signal}]\n"
-        case EntryType.SESSION_COMPLETED:
-            return "[session completed]\n"
-        case EntryType.SESSION_FAILED:
-            return f"[session failed: {data.get('code')}: {data.get('message')}]\n"
-        case EntryType.TURN_FAILED | EntryType.OUTPUT_TRUNCATED | EntryType.KILL:
-            return f"\n[{kind}: {json.dumps(data)}]\n"
-    return None  # message.appended: the deltas (or output) already showed it
-
-
 async def tail(args: argparse.Namespace) -> int:
+    transcript = Transcript()
     async for entry in _client(args).tail(args.session, args.start):
         if args.json:
             sys.stdout.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        elif (text := render(entry)) is not None:
+        elif (text := transcript.text(entry)) is not None:
             sys.stdout.write(text)
         sys.stdout.flush()
     return EXIT_OK
-
-
-def run(command: Any, args: argparse.Namespace) -> int:
-    """Run one client command; print errors for a person (or as JSON) and map them to
-    exit codes."""
-    try:
-        done = command(args)
-        if not isinstance(done, types.CoroutineType):
-            return int(done)
-        done.close()  # an async command runs on trio, which is imported only for it
-        import trio
-
-        code: int = trio.run(command, args)
-        return code
-    except DaemonUnreachable as exc:
-        _report(args, {"code": exc.code, "message": exc.message})
-        return EXIT_UNREACHABLE
-    except ClientError as exc:
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-        if exc.details is not None:
-            error["details"] = exc.details
-        _report(args, error)
-        return EXIT_REFUSED
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # `coven-trio tail … | head`: the reader left; that is not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
-    except OSError as exc:
-        if exc.errno == errno.EPIPE:
-            return EXIT_OK
-        raise
-
-
-def _report(args: argparse.Namespace, error: dict[str, Any]) -> None:
-    if args.json:
-        print(json.dumps({"error": error}))
-    else:
-        print(f"coven-trio: {error['code']}: {error['message']}", file=sys.stderr)

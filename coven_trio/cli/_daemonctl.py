@@ -19,8 +19,8 @@ from pathlib import Path
 
 import trio
 
-from ._defaults import SOCKET_NAME
-from .client import Client, ClientError
+from .._defaults import SOCKET_NAME
+from ..client import Client, ClientError
 
 #: How long ``start`` waits for the first health answer, ``stop`` for the exit.
 START_TIMEOUT = 15.0

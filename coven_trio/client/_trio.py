@@ -1,4 +1,4 @@
-"""A trio client for the daemon, over its Unix socket.
+"""The trio client for the daemon, over its Unix socket (streams, and programs).
 
 Built on h11 and ``trio.open_unix_socket`` rather than an HTTP library: the runtime
 dependencies are trio, h11, attrs, cattrs and trio-websocket, h11 is already the
@@ -16,11 +16,13 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import h11
 import trio
 
+from .._defaults import DEFAULT_EVE_MOUNT, SOCKET_NAME, default_home
+from ..vocabulary import LIVE_STATUSES, TERMINAL
+from . import _targets as to
 from ._wire import (
     JSON,
     BadResponse,
@@ -30,8 +32,6 @@ from ._wire import (
     decode_answer,
     error_of,
 )
-from .config import DEFAULT_EVE_MOUNT, SOCKET_NAME, default_home
-from .vocabulary import LIVE_STATUSES, TERMINAL
 
 
 def _next(conn: h11.Connection) -> Any:
@@ -159,29 +159,25 @@ class Client:
     # --- /api/v1 -------------------------------------------------------------------------
 
     async def health(self) -> JSON:
-        result: JSON = await self.request("GET", "/api/v1/health")
+        result: JSON = await self.request("GET", to.HEALTH)
         return result
 
     async def api_version(self) -> JSON:
-        result: JSON = await self.request("GET", "/api/v1/api-version")
+        result: JSON = await self.request("GET", to.API_VERSION)
         return result
 
     async def capabilities(self) -> JSON:
-        result: JSON = await self.request("GET", "/api/v1/capabilities")
+        result: JSON = await self.request("GET", to.CAPABILITIES)
         return result
 
     async def action(self, action: str, **args: Any) -> JSON:
-        result: JSON = await self.request(
-            "POST", "/api/v1/actions", {"action": action, "args": args}
-        )
+        result: JSON = await self.request("POST", to.ACTIONS, {"action": action, "args": args})
         return result
 
     async def sessions(self, *, limit: int | None = None, cursor: str | None = None) -> Any:
         """Every session (a list), or one page (``{sessions, next_cursor}``) with
         ``limit``/``cursor``."""
-        query = {k: v for k, v in {"limit": limit, "cursor": cursor}.items() if v is not None}
-        target = "/api/v1/sessions" + (f"?{urlencode(query)}" if query else "")
-        return await self.request("GET", target)
+        return await self.request("GET", to.sessions(limit=limit, cursor=cursor))
 
     async def launch(
         self,
@@ -212,44 +208,38 @@ class Client:
             **options,  # permissionMode, sandbox, approval, …: as the API names them
         }
         result: JSON = await self.request(
-            "POST", "/api/v1/sessions", {k: v for k, v in body.items() if v is not None}
+            "POST", to.SESSIONS, {k: v for k, v in body.items() if v is not None}
         )
         return result
 
     async def session(self, session_id: str) -> JSON:
-        result: JSON = await self.request("GET", f"/api/v1/sessions/{quote(session_id, safe='')}")
+        result: JSON = await self.request("GET", to.session(session_id))
         return result
 
     async def events(
         self, session_id: str, *, after_seq: int | None = None, limit: int | None = None
     ) -> JSON:
-        query: dict[str, Any] = {"sessionId": session_id}
-        if after_seq is not None:
-            query["afterSeq"] = after_seq
-        if limit is not None:
-            query["limit"] = limit
-        result: JSON = await self.request("GET", f"/api/v1/events?{urlencode(query)}")
+        target = to.events(session_id, after_seq=after_seq, limit=limit)
+        result: JSON = await self.request("GET", target)
         return result
 
     async def send_input(self, session_id: str, data: str) -> JSON:
-        target = f"/api/v1/sessions/{quote(session_id, safe='')}/input"
-        result: JSON = await self.request("POST", target, {"data": data})
+        result: JSON = await self.request("POST", to.session(session_id, "/input"), {"data": data})
         return result
 
     async def resize(self, session_id: str, rows: int, cols: int) -> JSON:
-        target = f"/api/v1/sessions/{quote(session_id, safe='')}/resize"
-        result: JSON = await self.request("POST", target, {"rows": rows, "cols": cols})
+        size = {"rows": rows, "cols": cols}
+        result: JSON = await self.request("POST", to.session(session_id, "/resize"), size)
         return result
 
     async def cancel_turn(self, session_id: str) -> JSON:
         """Stop the running turn, not the session (``{status: accepted|no_active_turn}``)."""
-        target = f"{self.eve_mount}/session/{quote(session_id, safe='')}/cancel"
+        target = to.eve(self.eve_mount, session_id, "/cancel")
         result: JSON = await self.request("POST", target, {})
         return result
 
     async def kill(self, session_id: str) -> JSON:
-        target = f"/api/v1/sessions/{quote(session_id, safe='')}/kill"
-        result: JSON = await self.request("POST", target)
+        result: JSON = await self.request("POST", to.session(session_id, "/kill"))
         return result
 
     # --- eve -----------------------------------------------------------------------------
@@ -278,7 +268,7 @@ class Client:
             "clientContext": client_context,
         }
         result: JSON = await self.request(
-            "POST", f"{self.eve_mount}/session", {k: v for k, v in body.items() if v is not None}
+            "POST", to.eve(self.eve_mount), {k: v for k, v in body.items() if v is not None}
         )
         return result
 
@@ -302,7 +292,7 @@ class Client:
         }
         result: JSON = await self.request(
             "POST",
-            f"{self.eve_mount}/session/{quote(session_id, safe='')}",
+            to.eve(self.eve_mount, session_id),
             {k: v for k, v in body.items() if v is not None},
         )
         return result
@@ -324,7 +314,7 @@ class Client:
         """
         next_index = start_index
         failures = 0
-        target = f"{self.eve_mount}/session/{quote(session_id, safe='')}/stream"
+        target = to.eve(self.eve_mount, session_id, "/stream")
         while True:
             progressed = False
             try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-from ._defaults import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
+from .._defaults import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
 
 #: Each agent CLI: its executable, where its credentials live, and the variables that
 #: can hold them instead.
