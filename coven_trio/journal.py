@@ -4,10 +4,9 @@ Each entry is encoded exactly once, at append, as its eve line
 ``{"type":T,"data":D,"streamIndex":i,"meta":{"at":A}}\\n`` into one ``bytearray``; an
 ``array('Q')`` holds where each line ends. A replay is one slice of the arena, however
 many entries it spans. The coven view (EventRecord) is cut from the same bytes: ``type``,
-``data`` and ``at`` sit at offsets fixed by the line's layout, so no entry is ever parsed
-or re-encoded to be read. Coven followers and event pages read a second arena of
-EventRecord lines, made from the first as coven readers reach them (a batch per read):
-each record is made once, however many clients read it.
+``data`` and ``at`` sit at offsets fixed by the line's layout (:func:`parts`), so no entry
+is ever parsed or re-encoded to be read; the coven view is made by
+:mod:`coven_trio.records` and kept with the journal (:attr:`Journal.view`).
 
 Readers keep their own cursor (an index). ``append`` wakes every parked reader through
 one ``trio.Event`` per journal, so a reader that fell behind takes everything available
@@ -32,7 +31,7 @@ import json
 from array import array
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -86,6 +85,16 @@ def encode_line(type_: str, encoded: bytes, index: int, at: str) -> bytes:
     return _LINE_NO_DATA % (type_.encode(), index, at.encode())
 
 
+def parts(line: bytes, index: int) -> tuple[str, bytes | None, str]:
+    """``(type, data JSON text or None, at)`` of entry ``index``'s line: cut at offsets
+    the line's layout fixes, never parsed."""
+    type_end = line.index(b'"', 9)
+    tail = _LINE_TAIL + _AT_LEN + len(_META) + len(str(index)) + len(_SEQ)
+    at = line[-(_LINE_TAIL + _AT_LEN) : -_LINE_TAIL].decode()
+    has_data = line.startswith(b',"data":', type_end + 1)
+    return line[9:type_end].decode(), line[type_end + 9 : -tail] if has_data else None, at
+
+
 def line_at(line: bytes) -> str:
     """When the entry of ``line`` was appended (its ``meta.at``)."""
     return line[-(_LINE_TAIL + _AT_LEN) : -_LINE_TAIL].decode()
@@ -99,6 +108,12 @@ class JournalEntry:
     type: str
     data: Any
     at: str
+
+
+class View(Protocol):
+    """Something made from a journal's lines and kept with it for its readers."""
+
+    def drop(self) -> None: ...
 
 
 class JournalClosed(Exception):
@@ -142,12 +157,10 @@ class Journal:
         self.budget = budget
         self._arena = bytearray()
         self._ends = array("Q")
-        #: The coven view (EventRecord NDJSON lines) of entries ``_records_from`` on,
-        #: made as coven readers reach them.
-        self._records = bytearray()
-        self._record_ends = array("Q")
-        self._records_from = 0
         self._wakeup: trio.Event | None = None
+        #: A view made from this journal's lines and kept for its readers (the coven
+        #: EventRecords: :mod:`coven_trio.records`), counted in the memory budget.
+        self.view: View | None = None
         self.closed = False
         self.dropped_bytes = 0
         self.dropped_events = 0
@@ -204,10 +217,17 @@ class Journal:
 
     def release(self) -> None:
         """The journal is forgotten: give its bytes back to the budget."""
+        self.drop_view()
         if self.budget is not None:
-            self.budget.used -= len(self._arena) + len(self._records)
-            self.budget.views -= len(self._records)
+            self.budget.used -= len(self._arena)
             self.budget = None
+
+    def drop_view(self) -> None:
+        """Free the kept view (memory is short, or the journal is forgotten); readers
+        remake what they need."""
+        if self.view is not None:
+            self.view.drop()
+            self.view = None
 
     def _write(self, type_: EntryType, encoded: bytes) -> int:
         index = len(self._ends)
@@ -271,87 +291,14 @@ class Journal:
         end_index = max(start + 1, bisect_right(self._ends, begin + max_bytes, start, count))
         return bytes(self._arena[begin : self._ends[end_index - 1]]), end_index
 
-    def read_records(
-        self, start: int, max_bytes: int = 1 << 20, max_entries: int | None = None
-    ) -> tuple[bytes, int]:
-        """Coven EventRecords as NDJSON lines from ``start``, like :meth:`read_lines`
-        (and at most ``max_entries`` of them). Kept once made, while the memory budget
-        has room; otherwise made for this read only."""
-        count = len(self._ends)
-        if start >= count:
-            return b"", start
-        stop = count if max_entries is None else min(count, start + max(1, max_entries))
-        if not self._extend_records(start, stop, max_bytes):
-            chunk = bytearray()
-            index = start
-            while index < stop:
-                record = self.event_record(index) + b"\n"
-                if chunk and len(chunk) + len(record) > max_bytes:
-                    break
-                chunk += record
-                index += 1
-            return bytes(chunk), index
-        ends, base = self._record_ends, self._records_from
-        begin = ends[start - base - 1] if start > base else 0
-        last = min(stop, base + len(ends)) - base
-        end = max(start - base + 1, bisect_right(ends, begin + max_bytes, start - base, last))
-        return bytes(self._records[begin : ends[end - 1]]), base + end
-
-    def drop_records(self) -> None:
-        """Free the coven view (memory is short); the next coven read remakes it."""
-        if self.budget is not None:
-            self.budget.used -= len(self._records)
-            self.budget.views -= len(self._records)
-        self._records = bytearray()
-        self._record_ends = array("Q")
-
-    def _extend_records(self, start: int, stop: int, max_bytes: int) -> bool:
-        """Make and keep the records a read from ``start`` needs: no more than about
-        ``max_bytes`` per call, so a first reader of a long journal builds them batch
-        by batch between its sends, never in one long stall of the event loop. The
-        kept records begin where the first coven reader began (a follower of the live
-        tail keeps only what comes after). False (nothing kept) when ``start`` is
-        outside the kept run, or memory is short."""
-        if not self._record_ends:
-            self._records_from = start
-        made = self._records_from + len(self._record_ends)
-        if not self._records_from <= start <= made:
-            return False
-        if made >= stop:
-            return True
-        if self.budget is not None and self.budget.used + max_bytes > self.budget.limit:
-            return False
-        offset = start - self._records_from
-        begin = self._record_ends[offset - 1] if offset > 0 else 0
-        before = len(self._records)
-        index = made
-        while index < stop and len(self._records) - begin <= max_bytes:
-            self._records += self.event_record(index)
-            self._records += b"\n"
-            self._record_ends.append(len(self._records))
-            index += 1
-        if self.budget is not None:
-            self.budget.used += len(self._records) - before
-            self.budget.views += len(self._records) - before
-        return True
-
     def line(self, index: int) -> bytes:
         return bytes(self._arena[self._start(index) : self._ends[index]])
 
     def entry(self, index: int) -> tuple[str, bytes, str]:
         """``(type, data JSON text, at)`` of one entry, cut from its line (an entry
         without data reads as ``{}``, the coven view's ``payload_json``)."""
-        type_, data, at = self._parts(index)
+        type_, data, at = parts(self.line(index), index)
         return type_, b"{}" if data is None else data, at
-
-    def _parts(self, index: int) -> tuple[str, bytes | None, str]:
-        line = self.line(index)
-        type_end = line.index(b'"', 9)
-        type_ = line[9:type_end].decode()
-        tail = _LINE_TAIL + _AT_LEN + len(_META) + len(str(index)) + len(_SEQ)
-        at = line[-(_LINE_TAIL + _AT_LEN) : -_LINE_TAIL].decode()
-        has_data = line.startswith(b',"data":', type_end + 1)
-        return type_, line[type_end + 9 : -tail] if has_data else None, at
 
     @property
     def last_at(self) -> str | None:
@@ -365,27 +312,9 @@ class Journal:
         start = self._start(index)
         return self._arena[start + 9 : self._arena.index(b'"', start + 9)].decode()
 
-    def event_record(self, index: int) -> bytes:
-        """The coven view of one entry: an EventRecord as compact JSON."""
-        type_, data, at = self.entry(index)
-        sid = self.session_id
-        return (
-            b'{"seq":%d,"id":"%s:%d","session_id":"%s","kind":"%s","payload_json":%s,'
-            b'"created_at":"%s"}'
-            % (
-                index + 1,
-                sid.encode(),
-                index,
-                sid.encode(),
-                type_.encode(),
-                _encode(data.decode()),
-                at.encode(),
-            )
-        )
-
     def get(self, index: int) -> JournalEntry:
         """Entry ``index``, decoded (``data`` is None for an entry without data)."""
-        type_, data, at = self._parts(index)
+        type_, data, at = parts(self.line(index), index)
         decoded = None if data is None else json.loads(data)
         return JournalEntry(index=index, type=type_, data=decoded, at=at)
 

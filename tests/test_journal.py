@@ -7,7 +7,13 @@ import json
 import pytest
 import trio
 
+from coven_trio import records
 from coven_trio.journal import Journal, JournalClosed, MemoryBudget
+from coven_trio.records import read
+
+
+def event_record(journal: Journal, index: int) -> bytes:
+    return records.event_record(journal.session_id, index, journal.line(index))
 
 
 def test_lines_and_records_share_one_encoding() -> None:
@@ -21,7 +27,7 @@ def test_lines_and_records_share_one_encoding() -> None:
     assert first["data"]["text"] == 'quote " and é'
     assert first["meta"]["at"].endswith("Z") and len(first["meta"]["at"]) == 27
     assert "data" not in last  # session.completed has no data (spec §1)
-    record = json.loads(journal.event_record(0))
+    record = json.loads(event_record(journal, 0))
     assert record == {
         "seq": 1,
         "id": "ses_1:0",
@@ -30,11 +36,11 @@ def test_lines_and_records_share_one_encoding() -> None:
         "payload_json": json.dumps(first["data"], ensure_ascii=False, separators=(",", ":")),
         "created_at": first["meta"]["at"],
     }
-    assert json.loads(journal.event_record(1))["payload_json"] == "{}"
+    assert json.loads(event_record(journal, 1))["payload_json"] == "{}"
 
 
 def _records_one_by_one(journal: Journal, start: int, stop: int) -> bytes:
-    return b"".join(journal.event_record(i) + b"\n" for i in range(start, stop))
+    return b"".join(event_record(journal, i) + b"\n" for i in range(start, stop))
 
 
 def test_coven_records_are_made_once_and_read_as_the_entries_land() -> None:
@@ -43,15 +49,15 @@ def test_coven_records_are_made_once_and_read_as_the_entries_land() -> None:
     for i in range(50):
         journal.append("output", {"data": f'line {i} "quoted"'})
     used = budget.used
-    chunk, after = journal.read_records(0)
+    chunk, after = read(journal, 0)
     assert after == 50 and chunk == _records_one_by_one(journal, 0, 50)
     assert budget.used > used  # the kept records count against the memory budget
     journal.append("session.completed")  # a later read extends what was made
-    assert journal.read_records(48) == (_records_one_by_one(journal, 48, 51), 51)
-    assert journal.read_records(10, max_entries=3) == (_records_one_by_one(journal, 10, 13), 13)
-    first = journal.read_records(0, max_bytes=300)
+    assert read(journal, 48) == (_records_one_by_one(journal, 48, 51), 51)
+    assert read(journal, 10, max_entries=3) == (_records_one_by_one(journal, 10, 13), 13)
+    first = read(journal, 0, max_bytes=300)
     assert first[1] < 51 and first[0] == _records_one_by_one(journal, 0, first[1])
-    journal.drop_records()
+    journal.drop_view()
     assert budget.used == used + len(journal.line(50))  # only the lines are held now
 
 
@@ -62,7 +68,7 @@ def test_coven_records_are_made_per_read_when_memory_is_short() -> None:
         journal.append("output", {"data": f"x{i:04}" * 8})
     held = budget.used
     budget.limit = held + 500  # records for a 1,000-byte read would not fit beside them
-    chunk, after = journal.read_records(5, max_bytes=1000)
+    chunk, after = read(journal, 5, max_bytes=1000)
     assert 5 < after < 60 and chunk == _records_one_by_one(journal, 5, after)
     assert len(chunk) <= 1000 and budget.used == held  # nothing was kept
 
@@ -72,15 +78,15 @@ def test_a_first_coven_reader_makes_records_a_batch_at_a_time() -> None:
     journal = Journal("ses_b", max_bytes=1 << 30, budget=budget)
     for i in range(2_000):
         journal.append("output", {"data": f"line {i}"})
-    chunk, after = journal.read_records(0, max_bytes=4_000)
+    chunk, after = read(journal, 0, max_bytes=4_000)
     assert chunk == _records_one_by_one(journal, 0, after) and after < 100
     assert 4_000 <= budget.views < 4_000 + 200  # this read's batch, not all 2,000
     index, pages = 0, 0
     while index < len(journal):  # read on: the rest is made as the reader reaches it
-        chunk, index = journal.read_records(index, max_bytes=4_000)
+        chunk, index = read(journal, index, max_bytes=4_000)
         pages += 1
     assert index == 2_000 and pages > 20
-    assert journal.read_records(0, max_bytes=1 << 30)[0] == _records_one_by_one(journal, 0, 2_000)
+    assert read(journal, 0, max_bytes=1 << 30)[0] == _records_one_by_one(journal, 0, 2_000)
 
 
 def test_a_follower_of_the_live_tail_keeps_only_the_records_after_it() -> None:
@@ -88,14 +94,14 @@ def test_a_follower_of_the_live_tail_keeps_only_the_records_after_it() -> None:
     journal = Journal("ses_t", max_bytes=1 << 30, budget=budget)
     for i in range(1_000):
         journal.append("output", {"data": f"old {i}"})
-    assert journal.read_records(1_000) == (b"", 1_000)
+    assert read(journal, 1_000) == (b"", 1_000)
     for i in range(5):
         journal.append("output", {"data": f"new {i}"})
-    assert journal.read_records(1_000) == (_records_one_by_one(journal, 1_000, 1_005), 1_005)
+    assert read(journal, 1_000) == (_records_one_by_one(journal, 1_000, 1_005), 1_005)
     assert budget.views == len(_records_one_by_one(journal, 1_000, 1_005))
     before = _records_one_by_one(journal, 998, 1_002)  # from before it: made for that read
-    assert journal.read_records(998, max_entries=4) == (before, 1_002)
-    assert journal.read_records(1_003) == (_records_one_by_one(journal, 1_003, 1_005), 1_005)
+    assert read(journal, 998, max_entries=4) == (before, 1_002)
+    assert read(journal, 1_003) == (_records_one_by_one(journal, 1_003, 1_005), 1_005)
 
 
 def test_read_lines_batches_by_bytes() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from .. import records
 from ..journal import Journal
 
 #: A view's reader: the bytes of entries from an index (a batch), and the next index.
@@ -23,7 +24,7 @@ def eve_lines(journal: Journal, index: int) -> tuple[bytes, int]:
 
 def event_records(journal: Journal, index: int) -> tuple[bytes, int]:
     """Coven EventRecords as NDJSON lines."""
-    return journal.read_records(index, BATCH_BYTES)
+    return records.read(journal, index, BATCH_BYTES)
 
 
 async def tail(

@@ -18,6 +18,7 @@ from ..config import MAX_EVENTS_RESPONSE_BYTES, SESSION_LIST_MAX_BYTES
 from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
 from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
+from ..records import read as read_records
 from ..sessions import Session
 from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
@@ -330,7 +331,7 @@ def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
     count = len(journal)
     wanted = count - start if limit is None else max(1, min(limit, 1000))
     budget = MAX_EVENTS_RESPONSE_BYTES - 64
-    records, index = journal.read_records(start, budget, wanted)
+    records, index = read_records(journal, start, budget, wanted)
     if len(records) > budget:  # one entry, too large on its own
         raise EventResponseTooLarge(
             "The next event is too large for the daemon transport response limit.",

@@ -66,7 +66,7 @@ class Retention:
         not (or none can go yet)."""
         if self.budget.views:
             for session in self._sessions.values():
-                session.journal.drop_records()
+                session.journal.drop_view()
         while self.budget.used > self.budget.limit:
             if not self._leave_oldest():
                 break
