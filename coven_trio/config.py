@@ -114,6 +114,14 @@ def normalize_mount(value: str) -> str:
     return mount
 
 
+def _address(instance: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    host, colon, port = str(value).rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"http must be HOST:PORT (e.g. 127.0.0.1:8421), got {value!r}")
+
+
 def _store_kind(instance: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, str) and value not in ("sqlite", "memory"):
         raise ValueError(f"store must be `sqlite` or `memory`, got {value!r}")
@@ -165,6 +173,9 @@ class Config:
     #: daemon is its own process (``coven-trio serve`` sets it), wrong for a program that
     #: embeds it and waits for children of its own.
     reap_strangers: bool = False
+    #: ``HOST:PORT`` of the web dashboard's listener at start (``serve --http``); None:
+    #: off until ``coven-trio web`` asks for it (docs/web.md).
+    http: str | None = attrs.field(default=None, validator=_address)
 
     @property
     def socket_path(self) -> Path:

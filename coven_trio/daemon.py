@@ -42,6 +42,7 @@ from .journal import Journal
 from .models import LaunchRequest, SessionRecord
 from .sessions import SessionRegistry
 from .store import Orphan, Store, StoreUnavailable, open_store
+from .web import WebManager, WebOptions, install_routes
 
 log = logging.getLogger("coven_trio.daemon")
 
@@ -67,6 +68,8 @@ class Daemon:
     router: Router | None = None
     #: What the API views see of the daemon.
     ctx: ApiContext | None = None
+    #: The web dashboard's manager (its listener, when one runs).
+    web: WebManager | None = None
 
     @property
     def connections(self) -> int:
@@ -212,11 +215,13 @@ async def _serve_until_shutdown(
         nursery.start_soon(_stop_orphans, orphans, config.term_grace)
         nursery.start_soon(_prune_periodically, store, config)
         await nursery.start(daemon.sessions.run)
+        web = await _web(nursery, daemon)
         await nursery.start(server.serve, sock)
         log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
         task_status.started(daemon)
         await daemon._shutdown.wait()
         log.info("shutting down")
+        await web.stop()
         server.stop_accepting()
         with trio.move_on_after(config.shutdown_grace) as grace:
             await daemon.sessions.stop_all()
@@ -224,6 +229,20 @@ async def _serve_until_shutdown(
         if grace.cancelled_caught:
             log.warning("shutdown grace of %gs ran out", config.shutdown_grace)
         nursery.cancel_scope.cancel()
+
+
+async def _web(nursery: trio.Nursery, daemon: Daemon) -> WebManager:
+    """The web dashboard's manager: its routes on the socket, and — with ``http`` in the
+    config (``serve --http HOST:PORT``) — its listener from the start."""
+    manager = daemon.web = WebManager(daemon)
+    await nursery.start(manager.run)
+    assert daemon.router is not None
+    install_routes(daemon.router, manager)
+    if daemon.config.http is not None:
+        host, _, port = daemon.config.http.rpartition(":")
+        listener = await manager.listen(WebOptions(host=host or "127.0.0.1", port=int(port)))
+        log.info("web dashboard on %s", listener.public_url)
+    return manager
 
 
 def _orphan_note(previous: dict[str, Any] | None) -> str:
