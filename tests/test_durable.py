@@ -182,7 +182,11 @@ def test_orphaned_sessions_take_no_input(crash: Crash) -> None:
         f"/eve/v1/session/{sid}",
         {"message": "x", "continuationToken": "tok_x"},
     )
-    assert (status, answer["error"]["code"]) == (409, "session_not_active")
+    assert (status, answer["error"]["code"]) == (410, "session_terminal")  # the seed's answer
+    status, answer = request_json(
+        crash.daemon.socket_path, "POST", f"/eve/v1/session/{sid}", {"message": "x"}
+    )
+    assert (status, answer["error"]["code"]) == (409, "session_not_active")  # today's
 
 
 @pytest.mark.parametrize("name", ["claude", "codex"])
