@@ -223,12 +223,12 @@ def remove_daemon_json(home: Path, pid: int) -> None:
             os.unlink(home / DAEMON_JSON)
 
 
-def peer_uid(sock: trio.socket.SocketType) -> int | None:
-    """The connecting process's uid via ``SO_PEERCRED`` (Linux), or None where unsupported."""
+def peer(sock: trio.socket.SocketType) -> tuple[int, int] | None:
+    """The connecting process's ``(pid, uid)`` via ``SO_PEERCRED`` (Linux), or None where
+    unsupported."""
     so_peercred = getattr(stdlib_socket, "SO_PEERCRED", None)
     if so_peercred is None:
         return None
-
     raw = sock.getsockopt(stdlib_socket.SOL_SOCKET, so_peercred, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", raw)
-    return int(uid)
+    pid, uid, _gid = struct.unpack("3i", raw)
+    return int(pid), int(uid)

@@ -44,6 +44,9 @@ async def test_published_eve_client_conformance(
     out = json.loads(result.stdout)
     assert out["health"]["ok"] is True and out["health"]["status"] == "ready"
     assert out["info"]["agent"]["name"] == "assistant"
+    # the seed's document: its client process runs eve 0.18 (today's gets agent-info v5)
+    assert isinstance(out["info"]["agent"]["model"], str)
+    assert isinstance(out["info"]["tools"], list) and out["info"]["connections"] == []
     assert out["firstSessionId"].startswith("ses_")
     assert out["first"]["status"] == "waiting"
     assert out["first"]["types"][0] == "session.started"

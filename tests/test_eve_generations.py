@@ -4,6 +4,8 @@ unknown or ended session) or today's (stream v26, 409 ``session_not_active``).""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +158,31 @@ async def test_a_session_keeps_its_generation_across_a_restart(
             else:
                 answer = await client.post(f"{EVE}/session/{sid}", json={"message": "after"})
                 assert (answer.status_code, answer.json()["code"]) == (409, "session_not_active")
+
+
+async def test_info_is_the_document_the_asking_process_reads(
+    client: httpx.AsyncClient, daemon: Any, tmp_short: Path
+) -> None:
+    """The stock clients ask for /info identically; the daemon answers the process: one
+    that runs eve 0.18 (its package says so) gets the seed's document, today's the v5."""
+    seed_app = tmp_short / "seedapp"
+    (seed_app / "node_modules" / "eve").mkdir(parents=True)
+    (seed_app / "node_modules" / "eve" / "package.json").write_text('{"version": "0.18.2"}')
+    script = seed_app / "info.py"
+    script.write_text(
+        "import json, socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "s.sendall(b'GET /eve/v1/info HTTP/1.1\\r\\nhost: c\\r\\nconnection: close\\r\\n\\r\\n')\n"
+        "data = b''\n"
+        "while chunk := s.recv(65536): data += chunk\n"
+        "print(data.partition(b'\\r\\n\\r\\n')[2].decode())\n"
+    )
+    done = await trio.run_process(
+        [sys.executable, str(script), str(daemon.socket_path)], capture_stdout=True
+    )
+    seed = json.loads(done.stdout)
+    assert seed["agent"]["name"] == "assistant" and isinstance(seed["agent"]["model"], str)
+    assert isinstance(seed["tools"], list) and seed["connections"] == []
+    assert {"name", "description", "parameters"} <= set(seed["tools"][0])
+    today = (await client.get(f"{EVE}/info")).json()  # this process runs no eve package
+    assert (today["version"], today["tools"]) == (5, {"dynamic": [], "static": []})

@@ -1,9 +1,12 @@
-"""``GET /eve/v1/info``: an agent profile as eve's agent-info object (version 5, the one
-today's client validates strictly: ``kind: "eve-agent-info"``).
+"""``GET /eve/v1/info``: an agent profile as each eve client generation reads it.
 
-An eve agent is a project of source files; ours is a profile in ``agents.toml``, so each
-part is described as an application-owned source under that file. ``agent.name`` stays
-where the seed's v16 readers look for it.
+Today's client validates eve's agent-info object strictly (version 5, ``kind:
+"eve-agent-info"``): :func:`agent_info`. An eve agent is a project of source files; ours
+is a profile in ``agents.toml``, so each part is described as an application-owned
+source under that file. The seed's clients read the seed's document (:func:`seed_info`):
+``{agent: {name, model}, tools: [{name, description, parameters}], connections: []}``,
+the model the harness runs and the tools it has (the profile's, else the harness's own
+built-in tools as its pinned CLI reports them).
 """
 
 from __future__ import annotations
@@ -16,6 +19,45 @@ from ..vocabulary import HarnessId
 #: The model provider each built-in harness talks to.
 _PROVIDERS: dict[str, str] = {HarnessId.CLAUDE: "anthropic", HarnessId.CODEX: "openai"}
 _OWNER = {"kind": "application"}
+
+
+#: The built-in tools each harness's pinned CLI reports (Claude Code 2.1.197's init line;
+#: Codex 0.171's exec tools), shown when a profile names none.
+_BUILT_IN: dict[str, tuple[tuple[str, str], ...]] = {
+    HarnessId.CLAUDE: (
+        ("Bash", "Run a shell command in the project"),
+        ("Read", "Read a file"),
+        ("Edit", "Edit a file in place"),
+        ("Write", "Write a file"),
+        ("NotebookEdit", "Edit a Jupyter notebook cell"),
+        ("WebFetch", "Fetch a web page"),
+        ("WebSearch", "Search the web"),
+        ("Task", "Run a subagent on a task"),
+        ("Skill", "Use a skill"),
+    ),
+    HarnessId.CODEX: (
+        ("exec_command", "Run a shell command in the sandbox"),
+        ("write_stdin", "Write to a running command"),
+        ("apply_patch", "Apply a patch to files"),
+    ),
+}
+
+
+def seed_info(profile: AgentProfile) -> dict[str, Any]:
+    """The seed's ``/info`` document."""
+    tools = [
+        {
+            "name": str(tool["name"]),
+            "description": str(tool.get("description", "")),
+            "parameters": tool.get("parameters", {"type": "object"}),
+        }
+        for tool in profile.tools
+    ] or [
+        {"name": name, "description": text, "parameters": {"type": "object"}}
+        for name, text in _BUILT_IN.get(profile.harness, ())
+    ]
+    model = profile.model or profile.harness
+    return {"agent": {"name": profile.name, "model": model}, "tools": tools, "connections": []}
 
 
 def _source(path: str, source_id: str, kind: str = "markdown") -> dict[str, Any]:

@@ -40,7 +40,8 @@ from . import _eve_v26
 from ._context import ApiContext
 from ._eve_body import parse
 from ._eve_generation import Generation, of, stream_says, stream_shows
-from ._eve_info import agent_info
+from ._eve_info import agent_info, seed_info
+from ._eve_peer import Peers
 from ._params import parse_int
 from ._tail import eve_lines, tail
 
@@ -81,6 +82,8 @@ class EveV1:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
         self.agents = load_agents(ctx.config.home)
+        #: What each client process has shown of its generation (for ``/info``).
+        self.peers = Peers()
 
     def _agent(self, name: str | None) -> AgentProfile:
         profile = self.agents.get(name or DEFAULT_AGENT)
@@ -135,7 +138,12 @@ class EveV1:
         return Response.json({"ok": True, "status": "ready", "workflowId": "wf_compat"})
 
     async def info(self, request: Request) -> Response:
-        body = agent_info(self._agent(None), str(self.ctx.config.home))
+        """The stock clients' requests are identical: the document is the one the asking
+        process's generation reads (``_eve_peer``), today's when nothing tells."""
+        profile = self._agent(None)
+        if self.peers.generation(request.peer_pid) is Generation.SEED:
+            return Response.json(seed_info(profile), headers=[_NO_STORE])
+        body = agent_info(profile, str(self.ctx.config.home))
         return Response.json(body, headers=[_NO_STORE])
 
     async def create(self, request: Request) -> Response:
@@ -169,6 +177,7 @@ class EveV1:
         )
         if shows is not None:
             session.speaks(shows)
+            self.peers.remember(request.peer_pid, shows)
         accepted = {
             "ok": True,
             "sessionId": session.id,
@@ -194,6 +203,7 @@ class EveV1:
         if body.agent is not None:
             self._agent(body.agent)
         says = Generation.SEED if token is not None else None
+        self.peers.remember(request.peer_pid, says or Generation.CURRENT)
         session = await self._active(request.params["id"], says)
         session.speaks(says or Generation.CURRENT)
         if token is not None and token != session.continuation_token:
@@ -270,6 +280,8 @@ class EveV1:
             generation = _generation(session) or stream_shows(request)
         if isinstance(session, Session):
             session.speaks(generation)
+        if generation is Generation.CURRENT:  # (a bare request shows no process's client)
+            self.peers.remember(request.peer_pid, generation)
         current = generation is Generation.CURRENT
         journal = await self.ctx.sessions.journal(session)
         last = len(journal) - 1

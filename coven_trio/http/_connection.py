@@ -82,10 +82,12 @@ async def serve_stream(
     router: Router,
     lifecycle: Lifecycle | None = None,
     label: object = "",
+    peer_pid: int | None = None,
 ) -> None:
     """Serve HTTP/1.1 on ``stream`` until the client leaves or a limit ends it; the
-    stream is closed on the way out."""
-    conn = _Connection(stream, config, router, lifecycle or Lifecycle())
+    stream is closed on the way out. ``peer_pid``: the client process, where the
+    transport can tell (a Unix socket's ``SO_PEERCRED``)."""
+    conn = _Connection(stream, config, router, lifecycle or Lifecycle(), peer_pid)
     try:
         await conn.serve()
     except (trio.BrokenResourceError, trio.ClosedResourceError, _Closed):
@@ -108,12 +110,18 @@ async def send_error_and_close(stream: trio.abc.Stream, config: Config, exc: Cov
 
 class _Connection:
     def __init__(
-        self, stream: trio.abc.Stream, config: Config, router: Router, lifecycle: Lifecycle
+        self,
+        stream: trio.abc.Stream,
+        config: Config,
+        router: Router,
+        lifecycle: Lifecycle,
+        peer_pid: int | None = None,
     ) -> None:
         self.stream = stream
         self.config = config
         self.router = router
         self.lifecycle = lifecycle
+        self.peer_pid = peer_pid
 
     async def serve(self) -> None:
         stream = self.stream
@@ -230,7 +238,9 @@ class _Connection:
             target = event.target.decode("ascii")
         except UnicodeDecodeError:
             raise BadHttp("Request target is not ASCII.") from None
-        return Request.from_head(event.method.decode("ascii"), target, headers)
+        request = Request.from_head(event.method.decode("ascii"), target, headers)
+        request.peer_pid = self.peer_pid
+        return request
 
     async def _read_body(self, conn: h11.Connection, request: Request) -> None:
         cfg = self.config

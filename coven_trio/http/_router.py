@@ -27,6 +27,8 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     params: dict[str, str] = attrs.field(factory=dict)
+    #: The client process (a Unix socket's peer), when the transport can tell.
+    peer_pid: int | None = None
 
     @classmethod
     def from_head(cls, method: str, target: str, headers: dict[str, str]) -> Request:

@@ -16,7 +16,7 @@ import os
 import attrs
 import trio
 
-from .._home import peer_uid
+from .._home import peer
 from ..config import Config
 from ..errors import CapacityExhausted, PeerRefused
 from ._connection import Lifecycle, send_error_and_close, serve_stream
@@ -88,8 +88,9 @@ class HttpServer:
         conn_id = next(self._ids)
         self._connections += 1
         try:
+            who = peer(stream.socket)
             if self.config.check_peer_uid:
-                uid = peer_uid(stream.socket)
+                uid = who[1] if who is not None else None
                 if uid is not None and uid != os.geteuid():
                     log.warning("refusing connection %d from uid %d", conn_id, uid)
                     await send_error_and_close(
@@ -100,7 +101,8 @@ class HttpServer:
                 exc = CapacityExhausted("Too many connections.", headers=[("retry-after", "1")])
                 await send_error_and_close(stream, self.config, exc)
                 return
-            await serve_stream(stream, self.config, self.router, self._lifecycle, conn_id)
+            pid = who[0] if who is not None else None
+            await serve_stream(stream, self.config, self.router, self._lifecycle, conn_id, pid)
         except Exception:  # a bug around one connection ends that connection only
             log.exception("connection %d failed", conn_id)
         finally:
