@@ -42,7 +42,9 @@ def _environ() -> dict[str, str]:
         env=env,
         capture_output=True,
     )
-    subprocess.run([python(), "-c", "import coven_trio.main, coven_trio.cli, coven_trio.daemon"], env=env)
+    subprocess.run(
+        [python(), "-c", "import coven_trio.main, coven_trio.cli, coven_trio.daemon"], env=env
+    )
     return env
 
 
