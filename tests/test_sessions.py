@@ -535,6 +535,27 @@ async def test_shutdown_stops_sessions_and_leaves_no_process(
     assert os.path.exists(home)
 
 
+async def test_a_graceful_shutdown_cancelled_at_once_still_ends_cleanly(
+    home: Path, project: Path
+) -> None:
+    """An embedding program asks for a graceful stop and cancels straight away: the
+    sessions' stops meet supervisors already being cancelled; ``serve`` still returns
+    cleanly and no harness process is left."""
+    import coven_trio
+
+    async with trio.open_nursery() as nursery:
+        daemon = await nursery.start(coven_trio.serve, coven_trio.Config(home=home, **FAST))
+        record = await daemon.launch(
+            LaunchRequest(project_root=str(project), harness="claude", prompt="hi")
+        )
+        await daemon.journal(record.id).wait_past(3)
+        pid = daemon.sessions.get(record.id).pid
+        daemon.shutdown()
+        nursery.cancel_scope.cancel()
+    assert pid is not None and live_pids_in_group(pid) == []
+    assert not (home / "coven.sock").exists()
+
+
 async def test_retention_forgets_the_oldest_ended_not_the_oldest_launched(
     home: Path, project: Path
 ) -> None:

@@ -186,7 +186,10 @@ class Supervisor:
                 interrupt=self.driver.interrupt(),
                 eof=self.driver.stops_on_eof,
             )
-            nursery.start_soon(stop)
+            try:
+                nursery.start_soon(stop)
+            except RuntimeError:  # closed: it is being cancelled, which kills the process
+                log.debug("stop of a session whose supervisor is already being cancelled")
 
     @contextlib.contextmanager
     def output_held(self) -> Iterator[None]:
