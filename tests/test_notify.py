@@ -417,7 +417,8 @@ async def test_a_hostile_title_runs_nothing_but_the_configured_command(tmp_path:
     assert env["COVEN_TITLE"] == env["COVEN_SUMMARY"] == safe
     assert "\n" in env["COVEN_TITLE"]  # newlines are kept: they are harmless in a value
     assert env["COVEN_EVENT"] == "needs_you"
-    assert env["COVEN_SESSION_ID"] == "ses_01TEST"
+    assert env["COVEN_SESSION"] == "ses_01TEST"
+    assert "COVEN_SESSION_ID" not in env  # the marker of a session's own processes
     assert env["COVEN_PROJECT"] == "/p; touch x"
     assert env["COVEN_HARNESS"] == "claude"
     assert env["COVEN_NOTIFICATION_ID"] == sent.id and env["COVEN_SEQ"] == "1"

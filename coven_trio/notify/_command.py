@@ -40,6 +40,10 @@ def sanitize(value: str) -> str:
     return value
 
 
+#: The variable that marks a session's processes (``harness._tree.MARKER``).
+SESSION_MARKER = "COVEN_SESSION_ID"
+
+
 def command_env(
     notification: Notification, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -48,7 +52,7 @@ def command_env(
     inherited one never passes for a fact)."""
     facts = {
         "COVEN_EVENT": str(notification.kind),
-        "COVEN_SESSION_ID": notification.session_id,
+        "COVEN_SESSION": notification.session_id,
         "COVEN_PROJECT": notification.project,
         "COVEN_HARNESS": notification.harness,
         "COVEN_TITLE": notification.title,
@@ -59,6 +63,9 @@ def command_env(
         "COVEN_SEQ": str(notification.seq),
     }
     env = dict(os.environ if base is None else base)
+    # COVEN_SESSION_ID marks a session's own processes, which are SIGKILLed when it
+    # ends (harness/_tree.py): a notifier about a session must never carry it.
+    env.pop(SESSION_MARKER, None)
     env.update((key, sanitize(value)) for key, value in facts.items())
     return env
 
