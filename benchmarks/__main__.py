@@ -8,7 +8,7 @@ import platform
 import time
 from typing import Any
 
-from . import ended, journal_benches, people, request_rate, vs_rust
+from . import ended, journal_benches, notify, people, request_rate, vs_rust
 
 GOALS = {
     "coven-trio / trio+h11 (bare), 32 conn": ("≥", 1.0),
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
     start = time.monotonic()
     rows = request_rate.run(args.smoke) + journal_benches.run(args.smoke)
-    rows += ended.run(args.smoke) + people.run(args.smoke) + vs_rust.run(args.smoke)
+    rows += ended.run(args.smoke) + notify.run(args.smoke) + people.run(args.smoke)
+    rows += vs_rust.run(args.smoke)
     elapsed = time.monotonic() - start
     print(table(rows))
     print(

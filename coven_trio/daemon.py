@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,10 @@ from .harness._tree import REAPER, become_subreaper, stop_leftovers
 from .http import HttpServer, Router
 from .journal import Journal
 from .models import LaunchRequest, SessionRecord
-from .sessions import SessionRegistry
+from .notify import About, Dispatcher, moments
+from .sessions import Session, SessionRegistry
 from .store import Orphan, Store, StoreUnavailable, open_store
+from .vocabulary import Entry
 from .web import WebManager, WebOptions, install_routes
 
 log = logging.getLogger("coven_trio.daemon")
@@ -70,6 +72,8 @@ class Daemon:
     ctx: ApiContext | None = None
     #: The web dashboard's manager (its listener, when one runs).
     web: WebManager | None = None
+    #: Notifications: ``<home>/notify.toml``'s notifiers and the clients following.
+    notifications: Dispatcher = attrs.field(factory=Dispatcher)
 
     @property
     def connections(self) -> int:
@@ -132,7 +136,9 @@ async def serve(
                     started_at=started_at,
                     harnesses=harnesses,
                     sessions=SessionRegistry(config, harnesses, store),
+                    notifications=Dispatcher.from_home(home),
                 )
+                daemon.sessions.observe = _observer(daemon.notifications)
                 identity = DaemonIdentity(
                     pid=pid,
                     started_at=started_at,
@@ -148,6 +154,7 @@ async def serve(
                     store=store,
                     store_error=store_error,
                     shutdown=daemon.shutdown,
+                    notifications=daemon.notifications,
                 )
                 daemon.ctx, daemon.router = ctx, build_router(ctx)
                 server = daemon._server = HttpServer(config, daemon.router)
@@ -214,6 +221,7 @@ async def _serve_until_shutdown(
         orphans = await store.recover(_orphan_note(previous))
         nursery.start_soon(_stop_orphans, orphans, config.term_grace)
         nursery.start_soon(_prune_periodically, store, config)
+        await nursery.start(daemon.notifications.run)
         await nursery.start(daemon.sessions.run)
         web = await _web(nursery, daemon)
         await nursery.start(server.serve, sock)
@@ -243,6 +251,18 @@ async def _web(nursery: trio.Nursery, daemon: Daemon) -> WebManager:
         listener = await manager.listen(WebOptions(host=host or "127.0.0.1", port=int(port)))
         log.info("web dashboard on %s", listener.public_url)
     return manager
+
+
+def _observer(dispatcher: Dispatcher) -> Callable[[Session, list[Entry]], None]:
+    """What every session journals, read for the moments a person hears about; quiet
+    for notifiers that say so while a person follows the session."""
+
+    def observe(session: Session, entries: list[Entry]) -> None:
+        about = About(session.id, session.project_root, session.harness, session.title)
+        for notification in moments(entries, about):
+            dispatcher.publish(notification, attached=session.people > 0)
+
+    return observe
 
 
 def _orphan_note(previous: dict[str, Any] | None) -> str:

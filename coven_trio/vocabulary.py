@@ -155,6 +155,19 @@ class LaunchMode(StrEnum):
     STREAM = "stream"
 
 
+class Ask(StrEnum):
+    """Who answers a harness's permission questions (claude's stream asks the daemon
+    through ``--permission-prompt-tool stdio``)."""
+
+    #: Nobody is asked: the harness decides by its own rules (``permissionMode`` given).
+    NEVER = "never"
+    #: Every question goes to the session's clients (``permissionMode: ask``; eve's).
+    CLIENT = "client"
+    #: To a person attached to the session (a chat, the dashboard); with nobody there,
+    #: the launch's own rule: the tool is not run (what the harness does unasked).
+    PERSON = "person"
+
+
 class HarnessId(StrEnum):
     """The built-in harnesses; manifests add ids of their own (plain strings)."""
 

@@ -17,4 +17,5 @@ def test_benchmarks_smoke_run_is_correct() -> None:
         "latency",
         "memory",
         "fairness",
+        "notify",
     } <= benches

@@ -167,9 +167,12 @@ def test_attach_types_resizes_detaches_and_replays(person: Person) -> None:
     terminal.send("size\r")
     terminal.expect("30 100")  # the window size, sent on attach
     terminal.setwinsize(40, 120)  # SIGWINCH here: the session's PTY follows
-    terminal.expect(pexpect.TIMEOUT, timeout=0.5)
-    terminal.send("size\r")
-    terminal.expect("40 120")
+    for _ in range(200):  # until the resize has gone through (each answer is awaited)
+        terminal.send("size\r")
+        if terminal.expect(["40 120", "30 100"]) == 0:
+            break
+    else:
+        raise AssertionError("the session's terminal never took the new size")
     terminal.send("\x1d")
     terminal.expect("detached; the session goes on")
     terminal.expect(pexpect.EOF)

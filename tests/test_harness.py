@@ -34,6 +34,9 @@ def test_claude_argv_per_mode() -> None:
         "/bin/claude",
         "--model",
         "sonnet",
+        # no permissionMode: claude asks the daemon, which asks a person if one is there
+        "--permission-prompt-tool",
+        "stdio",
         "--session-id",
         "c-1",
         "--input-format",

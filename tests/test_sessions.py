@@ -91,6 +91,8 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
     # the daemon named the conversation, so resuming it never depends on the output;
     # ``--print`` goes last (claude starts sooner that way)
     assert argv == [
+        "--permission-prompt-tool",  # questions to a person attached, else denied
+        "stdio",
         "--session-id",
         record["conversation_id"],
         "--input-format",

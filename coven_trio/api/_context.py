@@ -14,6 +14,7 @@ import trio
 
 from ..config import Config
 from ..harness import HarnessCatalog
+from ..notify import Dispatcher
 from ..sessions import SessionRegistry
 from ..store import Store
 
@@ -45,3 +46,5 @@ class ApiContext:
     store_error: str | None = None
     #: Asks the daemon for a graceful shutdown (the lifecycle route).
     shutdown: Callable[[], None] = lambda: None
+    #: Notifications, for the clients that follow them.
+    notifications: Dispatcher = attrs.field(factory=Dispatcher)

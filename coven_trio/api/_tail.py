@@ -7,11 +7,33 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from .. import records
+from ..http import Request
 from ..journal import Journal
+from ..sessions import Historical, Session
 
 #: A view's reader: the bytes of entries from an index (a batch), and the next index.
 Reader = Callable[[Journal, int], tuple[bytes, int]]
 Send = Callable[[bytes], Awaitable[None]]
+
+#: A client that is a person following the session (the chat, the dashboard) says so
+#: with this header on its stream request: the harness's questions then go to it.
+ATTACH_HEADER = "coven-attach"
+
+
+def attended(
+    request: Request, session: Session | Historical, produce: Callable[[Send], Awaitable[None]]
+) -> Callable[[Send], Awaitable[None]]:
+    """``produce`` run with the session attended by a person while it streams, if the
+    request says a person follows it (``coven-attach: person``)."""
+    if request.headers.get(ATTACH_HEADER) != "person" or not isinstance(session, Session):
+        return produce
+
+    async def with_person(send: Send) -> None:
+        with session.attended():
+            await produce(send)
+
+    return with_person
+
 
 #: One write carries at most about this much: big enough to amortise a send (~14 µs),
 #: small enough that a replay of a huge journal streams instead of copying it all.

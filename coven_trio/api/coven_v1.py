@@ -20,9 +20,10 @@ from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
 from ..records import read as read_records
 from ..sessions import Session
+from . import coven_inbox
 from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
-from ._tail import event_records, tail
+from ._tail import attended, event_records, tail
 from .coven_extras import CovenExtras
 
 API_VERSION = "coven.daemon.v1"
@@ -104,6 +105,7 @@ class CovenV1:
             body.update(store)
         elif self.ctx.store_error is not None:
             body["storage"] = {"status": "degraded", "lastError": self.ctx.store_error}
+        body["notify"] = self.ctx.notifications.health()
         return body
 
     async def health(self, request: Request) -> Response:
@@ -256,7 +258,7 @@ class CovenV1:
             return StreamResponse(
                 200,
                 [("content-type", "application/x-ndjson"), ("cache-control", "no-cache")],
-                lambda send: tail(journal, start, send, event_records),
+                attended(request, session, lambda send: tail(journal, start, send, event_records)),
             )
         return Response(body=_events_page(journal, start, limit))
 
@@ -375,6 +377,7 @@ def install(router: Router, ctx: ApiContext) -> CovenV1:
     for method, path, handler in routes:
         router.add(method, f"{PREFIX}{path}", handler)
     router.add("POST", f"{PREFIX}/internal/lifecycle/shutdown", more.shutdown)
+    coven_inbox.install(router, ctx, PREFIX)
     for method, path, handler in routes:
         router.add(method, path, handler)
     return api

@@ -43,7 +43,7 @@ from ._eve_generation import Generation, of, stream_says, stream_shows
 from ._eve_info import agent_info, seed_info
 from ._eve_peer import Peers
 from ._params import parse_int
-from ._tail import eve_lines, tail
+from ._tail import attended, eve_lines, tail
 
 Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 
@@ -302,7 +302,11 @@ class EveV1:
         return StreamResponse(
             200,
             headers,
-            lambda send: tail(journal, start, send, read, heartbeat=heartbeat, stop=stop),
+            attended(
+                request,
+                session,
+                lambda send: tail(journal, start, send, read, heartbeat=heartbeat, stop=stop),
+            ),
         )
 
 

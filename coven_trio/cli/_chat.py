@@ -11,16 +11,26 @@ leaves the chat and the session keeps running.
 
 from __future__ import annotations
 
+import enum
 import signal
 from typing import Any
 
 import trio
 
-from ..client import Client
+from ..client import Client, ClientError
+from ._lines import Lines
 from ._render import Kind, show
 
 #: What the follower tells the chat loop.
 READY, ENDED = "ready", "ended"
+
+
+class Gone(enum.Enum):
+    #: What a prompt gives when what it asked no longer waits.
+    INTERRUPTED = "interrupted"
+
+
+INTERRUPTED = Gone.INTERRUPTED
 
 
 class Chat:
@@ -38,6 +48,11 @@ class Chat:
         self.turn_running = False
         self.sent: str | None = None
         self.send_state, self.states = trio.open_memory_channel[str](16)
+        self.lines = Lines()
+        #: While the person is asked something: its request id ("" at the ``>`` prompt),
+        #: and the scope that gives the asking up.
+        self.asking: str | None = None
+        self.reading: trio.CancelScope | None = None
 
     # --- rendering -----------------------------------------------------------------------
 
@@ -81,9 +96,13 @@ class Chat:
             self.turn_running = True
         elif kind is Kind.QUESTION:
             self.questions.extend(r for r in data.get("requests", []) if isinstance(r, dict))
+            if self.asking == "":  # at the `>` prompt: the question comes first
+                self._interrupt()
         elif kind is Kind.RESOLVED:
             settled = {r.get("requestId") for r in data.get("resolutions", [])}
             self.questions = [q for q in self.questions if q.get("requestId") not in settled]
+            if self.asking in settled:  # answered elsewhere (the inbox, the dashboard)
+                self._interrupt()
         elif kind is Kind.TOOL:
             self._end_message()
             self.console.print(text, style="dim cyan", markup=False)
@@ -108,37 +127,56 @@ class Chat:
         return None
 
     async def _follow(self) -> None:
-        async for entry in self.client.tail(self.session_id):
+        # a person follows: the harness's questions come here (Ask.PERSON)
+        async for entry in self.client.tail(self.session_id, person=True):
             state = self.show(entry)
             if state is not None:
                 await self.send_state.send(state)
         await self.send_state.send(ENDED)
 
-    async def _ask(self, prompt: str) -> str | None:
+    async def _ask(self, prompt: str, request_id: str = "") -> str | Gone | None:
+        """The person's next line (None: they left), or INTERRUPTED if what was asked
+        no longer waits (answered elsewhere, or a question came first)."""
+        self.console.file.write(prompt)
+        self.console.file.flush()
+        self.asking = request_id
         try:
-            line: str = await trio.to_thread.run_sync(
-                self.console.input, prompt, abandon_on_cancel=True
-            )
-        except EOFError:
-            return None
-        return line
+            with trio.CancelScope() as self.reading:
+                return await self.lines.read()
+        finally:
+            self.asking = self.reading = None
+        self.console.file.write("\n")
+        return INTERRUPTED
+
+    def _interrupt(self) -> None:
+        if self.reading is not None:
+            self.reading.cancel()
 
     async def _answer(self) -> bool:
         """Answer the open questions one by one; False if the person left."""
         while self.questions:
-            request = self.questions.pop(0)
+            request = self.questions[0]
+            request_id = str(request.get("requestId"))
             options = request.get("options") or []
             self.console.print(f"[bold yellow]? {request.get('prompt', '')}[/bold yellow]")
             for number, option in enumerate(options, 1):
                 self.console.print(f"  {number}. {option.get('label') or option.get('id')}")
-            reply = await self._ask("choose > ")
+            reply = await self._ask("choose > ", request_id)
+            if reply is INTERRUPTED:
+                self.console.print("(answered elsewhere)", style="dim")
+                continue
             if reply is None:
                 return False
+            if request in self.questions:
+                self.questions.remove(request)
             choice = reply.strip()
             if choice.isdigit() and 1 <= int(choice) <= len(options):
                 picked = options[int(choice) - 1]
                 choice = str(picked.get("id") or picked.get("label"))
-            await self.client.send_input(self.session_id, choice)
+            try:
+                await self.client.respond(self.session_id, request_id, choice)
+            except ClientError as exc:  # answered elsewhere meanwhile
+                self.console.print(f"({exc})", style="yellow", markup=False)
         return True
 
     async def _interrupts(self, done: trio.CancelScope) -> None:
@@ -152,7 +190,7 @@ class Chat:
     async def run(self) -> str:
         """Chat until the person leaves (``detached``) or the session ends (``ended``)."""
         outcome = "detached"
-        async with trio.open_nursery() as nursery:
+        async with self.lines, trio.open_nursery() as nursery:
             nursery.start_soon(self._follow)
             nursery.start_soon(self._interrupts, nursery.cancel_scope)
             async for first in self.states:
@@ -172,6 +210,8 @@ class Chat:
                         break
                     continue
                 line = await self._ask("> ")
+                if line is INTERRUPTED:
+                    continue  # a question came first
                 if line is None:
                     break
                 if line.strip():

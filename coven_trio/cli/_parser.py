@@ -70,6 +70,15 @@ def _people_log(args: argparse.Namespace) -> Any:
     return _people.log(args)
 
 
+def _inbox(name: str) -> Command:
+    def run(args: argparse.Namespace) -> Any:
+        from . import _inbox as inbox
+
+        return getattr(inbox, name)(args)
+
+    return run
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coven-trio", description="Run coding-agent CLIs as supervised sessions."
@@ -169,7 +178,27 @@ def _client_commands(commands: Any) -> None:
     send.add_argument("data")
     kill = add("kill", _commands.kill, "stop a session")
     kill.add_argument("session")
+    _inbox_commands(add, nested)
     _web_commands(add, nested)
+
+
+def _inbox_commands(
+    add: Callable[[str, Command, str], argparse.ArgumentParser], nested: Any
+) -> None:
+    inbox = add("inbox", _inbox("inbox"), "what waits for you: approvals and questions")
+    about = inbox.add_subparsers(dest="about")
+    answer = about.add_parser(
+        "answer", parents=[nested], help="answer item N (no N: go through them all)"
+    )
+    answer.set_defaults(run=_inbox("answer"))
+    answer.add_argument("number", type=int, nargs="?", help="the item's number in the list")
+    answer.add_argument("answer", nargs="*", help="yes, no, an option (name or number), text")
+    open_ = about.add_parser("open", parents=[nested], help="the chat of item N's session")
+    open_.set_defaults(run=_inbox("open_"))
+    open_.add_argument("number", type=int)
+    told = add("notifications", _inbox("notifications"), "what needed you, finished, failed")
+    told.add_argument("--follow", "-f", action="store_true", help="then each as it comes")
+    told.add_argument("--after", type=int, default=0, help="only those after this seq")
 
 
 def _web_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], nested: Any) -> None:

@@ -13,6 +13,11 @@ SESSIONS = "/api/v1/sessions"
 INBOX = "/api/v1/inbox"
 
 
+def notifications(after_seq: int = 0, *, follow: bool = False) -> str:
+    query = {"afterSeq": after_seq, **({"follow": 1} if follow else {})}
+    return f"/api/v1/notifications?{urlencode(query)}"
+
+
 def _id(session_id: str) -> str:
     return quote(session_id, safe="")
 

@@ -242,6 +242,34 @@ class Client:
         result: JSON = await self.request("POST", to.session(session_id, "/kill"))
         return result
 
+    async def inbox(self) -> list[JSON]:
+        """Every open approval and question of every live session, oldest first."""
+        result: JSON = await self.request("GET", to.INBOX)
+        items: list[JSON] = result["items"]
+        return items
+
+    async def respond(self, session_id: str, request_id: str, answer: str) -> JSON:
+        """Answer one open question: an option's id or label, ``yes``/``no`` to an
+        approval, or free text to a question that takes it."""
+        body = {"requestId": request_id, "optionId": answer}
+        result: JSON = await self.request("POST", to.session(session_id, "/respond"), body)
+        return result
+
+    async def notifications(self, after_seq: int = 0) -> JSON:
+        """The recent notifications (``{notifications, lastSeq}``)."""
+        result: JSON = await self.request("GET", to.notifications(after_seq))
+        return result
+
+    async def follow_notifications(self, after_seq: int = 0) -> AsyncIterator[JSON]:
+        """The recent notifications after ``after_seq``, then each as it comes."""
+        response = await self._open("GET", to.notifications(after_seq, follow=True))
+        async with response.stream:
+            if response.status >= 400:
+                raise error_of(response.status, await response.read())
+            async for line in response.lines():
+                if line.strip():
+                    yield json.loads(line)
+
     # --- eve -----------------------------------------------------------------------------
 
     async def eve_health(self) -> JSON:
@@ -304,6 +332,7 @@ class Client:
         *,
         reconnect_attempts: int = 5,
         reconnect_delay: float = 0.2,
+        person: bool = False,
     ) -> AsyncIterator[JSON]:
         """Every journal entry (eve line shape) from ``start_index``: replay, then live,
         until the session's terminal entry.
@@ -318,7 +347,10 @@ class Client:
         while True:
             progressed = False
             try:
-                response = await self._open("GET", f"{target}?startIndex={next_index}")
+                headers = [("coven-attach", "person")] if person else []
+                response = await self._open(
+                    "GET", f"{target}?startIndex={next_index}", None, headers
+                )
                 async with response.stream:
                     if response.status >= 400:
                         raise error_of(response.status, await response.read())

@@ -20,7 +20,7 @@ import attrs
 
 from .._json import dumps, loads_line
 from ..errors import InvalidRequest
-from ..vocabulary import Entry, EntryType, LaunchMode
+from ..vocabulary import Ask, Entry, EntryType, LaunchMode
 
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 
@@ -84,6 +84,11 @@ class Driver:
     @property
     def use_pty(self) -> bool:
         return self.mode is LaunchMode.INTERACTIVE
+
+    @property
+    def asks(self) -> Ask:
+        """Who answers the harness's permission questions (most harnesses ask none)."""
+        return Ask.NEVER
 
     @property
     def has_turns(self) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from .._json import dumps
-from ..vocabulary import Entry, LaunchMode
+from ..vocabulary import Ask, Entry, LaunchMode
 from ._claude_events import ClaudeEvents
 from ._driver import Driver, user_line
 
@@ -70,8 +70,20 @@ class ClaudeDriver(Driver):
         self.stops_on_eof = self.mode is LaunchMode.STREAM
 
     @property
+    def asks(self) -> Ask:
+        """Who answers its permission questions: clients (``ask``), a person when one is
+        attached (no ``permissionMode`` in stream mode), or nobody (claude's own rules)."""
+        if self.mode is not LaunchMode.STREAM or not self.conversation_flags:
+            return Ask.CLIENT if self.permission_mode == "ask" else Ask.NEVER
+        if self.permission_mode == "ask":
+            return Ask.CLIENT
+        if self.permission_mode is None and not bypass_from_env():
+            return Ask.PERSON
+        return Ask.NEVER
+
+    @property
     def permission_prompts(self) -> bool:
-        return self.permission_mode == "ask" and self.mode is LaunchMode.STREAM
+        return self.asks is not Ask.NEVER and self.mode is LaunchMode.STREAM
 
     def _head(self) -> list[str]:
         head = [self.executable]

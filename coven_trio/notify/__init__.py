@@ -23,6 +23,7 @@ from ._config import (
 )
 from ._dispatch import Dispatcher, Follower, FollowerDropped, build_notifier
 from ._event import ALL_KINDS, Notification, NotificationKind
+from ._moments import About, Asking, asking, moments
 from ._notifier import DeliveryError, Notifier, backoff_delay
 from ._webhook import (
     DELIVERY_HEADER,
@@ -41,6 +42,8 @@ __all__ = [
     "NOTIFY_FILE",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "About",
+    "Asking",
     "CommandNotifier",
     "CommandSpec",
     "DeliveryError",
@@ -55,10 +58,12 @@ __all__ = [
     "NotifyConfigError",
     "WebhookNotifier",
     "WebhookSpec",
+    "asking",
     "backoff_delay",
     "build_notifier",
     "command_env",
     "load_config",
+    "moments",
     "parse_config",
     "sign",
     "verify_signature",

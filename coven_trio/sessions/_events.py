@@ -18,7 +18,8 @@ import attrs
 
 from ..errors import CovenError
 from ..vocabulary import Entry, EntryType, FailureCode
-from ._interaction import Answer, TurnInput
+from ._interaction import Answer as Answer_
+from ._interaction import TurnInput
 
 _ids = itertools.count(1)
 
@@ -46,7 +47,7 @@ class Delivery:
     turn: TurnInput
     how: How
     body: dict[str, Any] | None = None
-    answers: list[Answer] = attrs.field(factory=list)
+    answers: list[Answer_] = attrs.field(factory=list)
     id: int = attrs.field(factory=lambda: next(_ids))
     #: A stream harness has it on stdin already (queued behind the running turn).
     on_stdin: bool = False
@@ -151,6 +152,16 @@ class CompactRequested:
 
 
 @attrs.frozen
+class PersonAttached:
+    """A person follows the session (a chat, the dashboard): questions go to them."""
+
+
+@attrs.frozen
+class PersonLeft:
+    """A person stopped following the session."""
+
+
+@attrs.frozen
 class KillRequested:
     pass
 
@@ -179,6 +190,8 @@ Event = (
     | Checked
     | ProcessExited
     | CancelRequested
+    | PersonAttached
+    | PersonLeft
     | ClearRequested
     | CompactRequested
     | KillRequested
@@ -214,6 +227,13 @@ class Spawn:
 
     delivery: Delivery
     resume: bool
+
+
+@attrs.frozen
+class Answer:
+    """Answer the harness's questions now, without a turn (nobody was there to ask)."""
+
+    answers: tuple[Answer_, ...]
 
 
 @attrs.frozen
@@ -269,6 +289,7 @@ class Ended:
 
 Effect = (
     Write
+    | Answer
     | Queue
     | Spawn
     | Interrupt

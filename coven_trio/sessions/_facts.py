@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import SessionNotLive, TurnActive
-from ..vocabulary import SEQUENCED, TURN_SCOPED, Entry, EntryType, FailureCode, SessionStatus
+from ..errors import InvalidRequest, SessionNotLive, TurnActive
+from ..vocabulary import SEQUENCED, TURN_SCOPED, Ask, Entry, EntryType, FailureCode, SessionStatus
 from . import _events as ev
 from ._inbox import Inbox
 from ._interaction import Interaction
@@ -46,6 +46,10 @@ def exit_data(code: int) -> dict[str, Any]:
     return data
 
 
+#: Entries a parked session holds for its next turn; past this they are journaled at once.
+MAX_HELD = 1000
+
+
 @attrs.define
 class Facts:
     """One session's phase and the facts its transitions depend on."""
@@ -61,6 +65,8 @@ class Facts:
     ran: bool = False
     #: The client cancelled the running turn: its end is ``turn.cancelled``.
     cancelling: bool = False
+    #: People following the session now (their questions go to them).
+    people: int = 0
     #: Accepted inputs: the one on its way to the harness, the ones waiting for a turn.
     inbox: Inbox = attrs.field(factory=Inbox)
     #: Harness commands in flight (``/clear``, ``/compact``): their output is swallowed
@@ -121,6 +127,30 @@ class Facts:
 
     def _ids(self) -> dict[str, Any]:
         return {"sessionId": self.shape.session_id}
+
+    def _cannot(self, what: str) -> InvalidRequest:
+        harness = self.shape.harness
+        return InvalidRequest(
+            f"harness `{harness}` cannot {what} in {self.shape.mode} mode",
+            details={**self._ids(), "harness": harness},
+        )
+
+    def _unasked(self, data: dict[str, Any] | None, step: ev.Step) -> bool:
+        """The harness asks, but only a person may answer (``Ask.PERSON``) and none is
+        attached: its requests are denied at once, as the launch's own rule would
+        (journaled as rejected ``action.result``). False when someone is asked."""
+        if self.shape.ask is not Ask.PERSON or self.people:
+            return False
+        denials, answers = self.interaction.unasked(data or {})
+        step.entries.extend(self._stamp(*denial) for denial in denials)
+        step.do(ev.Answer(answers))
+        return True
+
+    def _attached(self, event: ev.PersonAttached, step: ev.Step) -> None:
+        self.people += 1
+
+    def _left(self, event: ev.PersonLeft, step: ev.Step) -> None:
+        self.people = max(0, self.people - 1)
 
     def _quiet(self) -> None:
         """Clear and compact need the session between turns, with nothing on its way."""

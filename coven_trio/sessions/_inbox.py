@@ -19,6 +19,11 @@ from . import _events as ev
 
 #: Inputs a turn-based session takes mid-turn (each becomes a turn of its own, in order).
 MAX_QUEUED = 16
+#: Why input to a one-shot run is journaled as not run.
+ONE_SHOT = (
+    "The session runs one prompt (nonInteractive without followUps): its process had "
+    "already taken it."
+)
 
 
 @attrs.define

@@ -8,6 +8,7 @@ which questions a follow-up answers. Part of the session's state (``_state.py``)
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import attrs
@@ -68,6 +69,8 @@ class Interaction:
     continuation_token: str = attrs.field(factory=new_token)
     #: Harness questions awaiting an answer (``input.requested``), by request id.
     pending: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: When each open question was asked (Unix time): how long a person has kept it waiting.
+    asked: dict[str, float] = attrs.field(factory=dict)
     _output_schema: dict[str, Any] | None = None
     _last_text: str | None = None
 
@@ -85,7 +88,9 @@ class Interaction:
             self._last_text = str(data.get("content", ""))
         elif type_ is EntryType.INPUT_REQUESTED:
             for request in data.get("requests", []):
-                self.pending[str(request.get("requestId"))] = request
+                request_id = str(request.get("requestId"))
+                self.pending[request_id] = request
+                self.asked.setdefault(request_id, time.time())
 
     def turn_end(self, failed: bool, data: dict[str, Any]) -> Outcome | tuple[Any, dict[str, Any]]:
         """The end of a turn the harness reported. With an ``outputSchema`` a completed
@@ -112,6 +117,18 @@ class Interaction:
             "details": {"errors": errors},
         }
         return Outcome([], True, failure)
+
+    def unasked(self, data: dict[str, Any]) -> tuple[list[Entry], tuple[Answer, ...]]:
+        """The harness asked with nobody there to ask (``Ask.PERSON``, no person
+        attached): every request is denied at once, as the launch's own rule would, and
+        journaled as eve's rejected ``action.result``."""
+        answers = tuple(
+            Answer(str(r.get("requestId")), False, r)
+            for r in data.get("requests", [])
+            if isinstance(r, dict)
+        )
+        results: list[Entry] = [(EntryType.ACTION_RESULT, denied(a, UNASKED)) for a in answers]
+        return results, answers
 
     def answers(self, turn: TurnInput) -> list[Answer]:
         """The open questions this follow-up answers (raises a 400 if it cannot).
@@ -151,6 +168,11 @@ class Interaction:
             details={"requestIds": list(self.pending)},
         )
 
+    def partial(self, answers: list[Answer]) -> bool:
+        """Other questions stay open once ``answers`` are given (the harness waits for
+        them too: the turn goes on when the last one is answered)."""
+        return bool(set(self.pending) - {a.request_id for a in answers})
+
     def settle(self, answers: list[Answer]) -> list[Entry]:
         """The answers reached the harness: the requests are closed. The entries that say
         how, as eve writes them: ``input.resolved``, then for each denied tool call its
@@ -160,28 +182,34 @@ class Interaction:
         resolutions, denials = [], []
         for answer in answers:
             self.pending.pop(answer.request_id, None)
+            self.asked.pop(answer.request_id, None)
             question = answer.request.get("kind") == "question"
             outcome = ("answered" if question else "approved") if answer.allow else "denied"
             resolutions.append({"requestId": answer.request_id, "outcome": outcome})
             if not answer.allow and not question:
-                denials.append((EntryType.ACTION_RESULT, _denied(answer)))
+                denials.append((EntryType.ACTION_RESULT, denied(answer)))
         if not answers:
             return []
         return [(EntryType.INPUT_RESOLVED, {"resolutions": resolutions}), *denials]
 
 
 DENIED = "Tool execution was denied."
+UNASKED = (
+    "Tool execution was denied: it needs approval and no person was attached to ask "
+    "(launch with permissionMode ask to ask the session's clients)."
+)
 
 
-def _denied(answer: Answer) -> dict[str, Any]:
-    """eve's ``action.result`` for a tool call the person denied."""
+def denied(answer: Answer, message: str = DENIED) -> dict[str, Any]:
+    """eve's ``action.result`` for a tool call that was denied (by the person, or — with
+    nobody there to ask — by the launch's own rule, which ``message`` then says)."""
     action = answer.request.get("action")
     action = action if isinstance(action, dict) else {}
     code = FailureCode.TOOL_EXECUTION_DENIED
     output = {
         "approval": {"requestId": answer.request_id, "status": "denied"},
         "code": code,
-        "message": DENIED,
+        "message": message,
         "tool": {"result": "not_run"},
     }
     result = {
@@ -194,7 +222,7 @@ def _denied(answer: Answer) -> dict[str, Any]:
     return {
         "result": result,
         "status": ActionStatus.REJECTED,
-        "error": {"code": code, "message": DENIED},
+        "error": {"code": code, "message": message},
     }
 
 

@@ -24,7 +24,7 @@ from enum import Enum, StrEnum
 
 import attrs
 
-from ..vocabulary import EntryType, SessionStatus
+from ..vocabulary import Ask, EntryType, SessionStatus
 
 TURN_ENDS = (EntryType.TURN_COMPLETED, EntryType.TURN_FAILED)
 
@@ -95,6 +95,8 @@ class Shape:
     renders: bool = False
     #: The launch mode (for messages).
     mode: str = "stream"
+    #: Who answers the harness's permission questions.
+    ask: Ask = Ask.NEVER
 
 
 def signal_name(signum: int) -> str:

@@ -11,6 +11,7 @@ of it and is read from the store from then on (``_retention.py``, :meth:`find`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -30,6 +31,7 @@ from ..journal import LIFECYCLE_TYPES, Journal
 from ..launch import LaunchPlan, plan_launch
 from ..models import LaunchRequest
 from ..store import Store
+from ..vocabulary import Entry
 from ._events import Launched, Prewarmed
 from ._external import Externals, completed, external_record
 from ._history import Historical, merge_pages
@@ -62,6 +64,8 @@ class SessionRegistry:
         self._nursery: trio.Nursery | None = None
         self._launching = 0
         self.closing = False
+        #: Told what every session journals, as it does (the daemon's notifications).
+        self.observe: Callable[[Session, list[Entry]], None] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -224,6 +228,10 @@ class SessionRegistry:
     def _on_change(self, session: Session) -> None:
         self.store.save_session(session.id, session.describe(), session.state.ended)
 
+    def _on_entries(self, session: Session, entries: list[Entry]) -> None:
+        if self.observe is not None:
+            self.observe(session, entries)
+
     def _on_processes(self, session: Session, processes: list[dict[str, int]]) -> None:
         self.store.set_processes(session.id, processes)
 
@@ -282,6 +290,7 @@ class SessionRegistry:
             on_end=self._on_end,
             on_change=self._on_change,
             on_processes=self._on_processes,
+            on_entries=self._on_entries,
         )
         started: dict[str, Any] = {"sessionId": session_id, "harness": plan.harness}
         if agent is not None:

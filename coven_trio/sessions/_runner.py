@@ -11,6 +11,7 @@ the session has ended. A client that sent input waits for its delivery to be set
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import trio
@@ -142,6 +143,12 @@ class Runner:
                 await self._deliver(effect.delivery)
         elif isinstance(effect, ev.Queue):
             await self._deliver(effect.delivery)
+        elif isinstance(effect, ev.Answer):  # best effort: a harness gone has no question
+            lines = [
+                self.driver.control_response(a.request, a.allow, a.choice) for a in effect.answers
+            ]
+            with contextlib.suppress(CovenError):
+                await self._write([line for line in lines if line is not None])
         elif isinstance(effect, ev.Interrupt):
             line = self.driver.interrupt()
             if line is None:

@@ -23,7 +23,7 @@ from ..errors import CovenError, InternalError, NotATerminal, SessionNotLive
 from ..harness import Driver
 from ..journal import Journal
 from ..models import SessionRecord, unstructure
-from ..vocabulary import FailureCode, LaunchMode, SessionStatus
+from ..vocabulary import Entry, FailureCode, LaunchMode, SessionStatus
 from . import _events as ev
 from ._interaction import TurnInput
 from ._phases import Shape
@@ -67,6 +67,8 @@ class Session:
     on_end: Callable[[Session], None] | None = None
     #: Called when the status changes (the store keeps the record current).
     on_change: Callable[[Session], None] | None = None
+    #: Called with the entries each step journaled (the daemon's notifications).
+    on_entries: Callable[[Session, list[Entry]], None] | None = None
     #: Called with the harness processes running now (the store records them).
     on_processes: Callable[[Session, list[dict[str, int]]], None] | None = None
     state: SessionState = attrs.field(init=False)
@@ -83,6 +85,7 @@ class Session:
             one_shot=not self.follow_ups,
             renders=self.renders,
             mode=str(self.launch_mode),
+            ask=driver.asks,
         )
         self.state = SessionState(shape)
         self.runner = Runner(self.id, driver, self.cwd, self.config, self.apply, self._processes)
@@ -122,9 +125,9 @@ class Session:
         return session_record(self)
 
     def speaks(self, stream_version: str) -> None:
-        """The session's eve generation, decided by the first request that shows it;
-        kept with its record (so it survives a restart)."""
-        if self.eve_stream_version is None:
+        """The eve generation of a session eve made (an agent's), decided by the first
+        request that shows it; kept with its record (so it survives a restart)."""
+        if self.eve_stream_version is None and self.agent is not None:
             self.eve_stream_version = stream_version
             if self.on_change is not None:
                 self.on_change(self)
@@ -147,6 +150,8 @@ class Session:
         journal = self.journal
         for type_, data in step.entries:
             journal.append(type_, data)
+        if step.entries and self.on_entries is not None:
+            self.on_entries(self, step.entries)
         step.effects = [effect for effect in step.effects if not self.runner.now(effect)]
         if self.state.status is not before and self.on_change is not None:
             self.on_change(self)
@@ -275,6 +280,31 @@ class Session:
         """Compact the harness's conversation (claude's stream: ``/compact``)."""
         delivery = ev.Delivery(TurnInput.plain("/compact"), ev.How.COMMAND)
         await self._request(ev.CompactRequested(delivery), delivery)
+
+    @contextlib.contextmanager
+    def attended(self) -> Iterator[None]:
+        """A person follows the session for the block (a chat, the dashboard): the
+        harness's questions go to them, and notifications stay quiet."""
+        self.apply(ev.PersonAttached())
+        try:
+            yield
+        finally:
+            self.apply(ev.PersonLeft())
+
+    @property
+    def people(self) -> int:
+        """People following the session now (:meth:`attended`)."""
+        return self.state.people
+
+    def questions(self) -> list[tuple[dict[str, Any], float]]:
+        """The harness's open questions (``input.requested``) with when each was asked,
+        oldest first; none once the session has ended."""
+        if not self.live:
+            return []
+        asked = self.state.interaction.asked
+        pending = self.state.interaction.pending
+        found = [(request, asked.get(rid, 0.0)) for rid, request in pending.items()]
+        return sorted(found, key=lambda pair: pair[1])
 
     def kill(self) -> None:
         """``POST …/kill``: journal ``kill``, stop the harness with the full escalation;

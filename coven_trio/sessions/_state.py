@@ -1,12 +1,10 @@
 """The session lifecycle: every transition, decided from the facts in ``_facts.py``. Pure.
 
-As in h11's ``_state.py``, everything that affects the state machine lives here and nothing
-here does I/O. The runtime describes what happened as an event (``_events.py``);
-:meth:`SessionState.handle` answers with a :class:`~._events.Step`: the entries to journal
-(stamped with their turn) and the effects to perform. A client's mistake is refused with
-its :class:`~coven_trio.errors.CovenError` before anything changed; an event the phase
-cannot take raises :class:`IllegalTransition` (a bug in the caller). The phases are drawn
-in ``_phases.py``; every accepted input is delivered or journaled as not run (``_inbox.py``).
+As in h11's ``_state.py``, all that affects the state machine is here, and no I/O. Each
+event (``_events.py``) gets a :class:`~._events.Step`: entries to journal (stamped with
+their turn) and effects to perform. A client's mistake is refused with its
+:class:`~coven_trio.errors.CovenError` before anything changed; an event the phase cannot
+take raises :class:`IllegalTransition`, a bug in the caller. Phases: ``_phases.py``.
 """
 
 from __future__ import annotations
@@ -16,19 +14,16 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidRequest, TurnActive
+from ..errors import TurnActive
 from ..render import terminal_text
 from ..vocabulary import Entry, EntryType, FailureCode, SessionStatus
 from . import _events as ev
-from ._facts import Facts, exit_data, failure
+from ._facts import MAX_HELD, Facts, exit_data, failure
+from ._inbox import ONE_SHOT
 from ._interaction import Outcome
 from ._phases import LIVE, OPEN, TERMINAL, TURN_ENDS, TURN_OVER, WITH_TURN, Phase, signal_name
 
-#: Entries a parked session holds for its next turn; past this they are journaled at once.
-MAX_HELD = 1000
 KILLED_MESSAGE = "Session was killed."
-ONE_SHOT = "The session runs one prompt (nonInteractive without followUps): its process had "
-ONE_SHOT += "already taken it."
 
 
 class SessionState(Facts):
@@ -104,8 +99,10 @@ class SessionState(Facts):
         elif d is inbox.pending:
             inbox.pending = None
             if d.how is ev.How.COMMAND:
-                self._commanded(d, step)
-                return
+                return self._commanded(d, step)
+            if d.answers and self.interaction.partial(d.answers):  # other questions wait
+                step.entries.extend(self._stamp(*e) for e in self.interaction.settle(d.answers))
+                return inbox.accept(d, step)
             self._begin(d, step)
             held, self.held = self.held, []
             self._entries(held, step)  # the new turn's first entries (or a new question)
@@ -175,11 +172,7 @@ class SessionState(Facts):
     def _compact(self, event: ev.CompactRequested, step: ev.Step) -> None:
         self._quiet()
         if not self.shape.stdin_turns:
-            raise InvalidRequest(
-                f"harness `{self.shape.harness}` cannot compact its conversation in "
-                f"{self.shape.mode} mode",
-                details={**self._ids(), "harness": self.shape.harness},
-            )
+            raise self._cannot("compact its conversation")
         self._deliver(event.delivery, step)
 
     def _commanded(self, d: ev.Delivery, step: ev.Step) -> None:
@@ -225,6 +218,8 @@ class SessionState(Facts):
             return False
         if self.phase is Phase.PARKED and len(self.held) < MAX_HELD:
             self.held.append((type_, data))
+            return False
+        if type_ is EntryType.INPUT_REQUESTED and self._unasked(data, step):
             return False
         if self.shape.renders and (text := terminal_text(type_, data)):
             # marked, so views that show the structured entries skip the copy
@@ -392,6 +387,8 @@ _HANDLERS: dict[type, Callable[[SessionState, Any, ev.Step], None]] = {
     ev.Checked: SessionState._checked,
     ev.ProcessExited: SessionState._exited,
     ev.CancelRequested: SessionState._cancel,
+    ev.PersonAttached: SessionState._attached,
+    ev.PersonLeft: SessionState._left,
     ev.ClearRequested: SessionState._clear,
     ev.CompactRequested: SessionState._compact,
     ev.KillRequested: SessionState._kill,

@@ -145,6 +145,16 @@ class FakeAnthropic(_Server):
     path = "/v1/messages"
 
     def echo(self, body: dict[str, Any]) -> Reply:
+        """An echo of the last user text; after a tool ran (or was refused), what the
+        tool said (as the reference transcripts' fake model does)."""
+        last = (body.get("messages") or [{}])[-1]
+        content = last.get("content") if last.get("role") == "user" else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "tool_result":
+                said = part.get("content")
+                if isinstance(said, list):
+                    said = " ".join(str(p.get("text", "")) for p in said if isinstance(p, dict))
+                return Reply([{"type": "text", "text": f"tool said: {said}"}])
         return Reply([{"type": "text", "text": f"echo: {last_user_text(body)}"}])
 
     def events(self, reply: Reply, body: dict[str, Any]) -> Iterator[tuple[str, Any]]:

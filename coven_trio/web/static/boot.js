@@ -73,8 +73,10 @@ C.api = async function api(method, path, body) {
 
 // Read an NDJSON stream, calling onLine with each parsed line, until it ends or
 // `signal` aborts. Blank lines (heartbeats) are skipped. Returns lines read (blank too).
-C.follow = async function follow(path, onLine, signal) {
-  const response = await fetch(path, { credentials: "same-origin", signal });
+// `person`: a person reads this session's stream, so its questions come here.
+C.follow = async function follow(path, onLine, signal, person) {
+  const headers = person ? { "coven-attach": "person" } : {};
+  const response = await fetch(path, { credentials: "same-origin", signal, headers });
   if (!response.ok) throw new ApiError(response.status, "stream", response.statusText);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

@@ -122,7 +122,7 @@
         for (;;) {
           try {
             const from = `/eve/v1/session/${encodeURIComponent(id)}/stream?startIndex=${conversation.count}`;
-            await C.follow(from, (line) => conversation.add(line), abort.signal);
+            await C.follow(from, (line) => conversation.add(line), abort.signal, ctx.me.control);
             return; // the journal closed: the session ended
           } catch (error) {
             if (abort.signal.aborted || error.status === 401 || error.status === 404) return;
