@@ -13,12 +13,13 @@ out. Either way the socket and ``daemon.json`` are removed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -45,6 +46,9 @@ from .sessions import Session, SessionRegistry
 from .store import Orphan, Store, StoreUnavailable, open_store
 from .vocabulary import Entry
 from .web import WebManager, WebOptions, install_routes
+
+if TYPE_CHECKING:
+    from .fleet.service import FleetHealth
 
 log = logging.getLogger("coven_trio.daemon")
 
@@ -74,6 +78,8 @@ class Daemon:
     web: WebManager | None = None
     #: Notifications: ``<home>/notify.toml``'s notifiers and the clients following.
     notifications: Dispatcher = attrs.field(factory=Dispatcher)
+    #: The fleet's state, while it runs (``<home>/fleet.toml``).
+    fleet: FleetHealth | None = None
 
     @property
     def connections(self) -> int:
@@ -155,6 +161,7 @@ async def serve(
                     store_error=store_error,
                     shutdown=daemon.shutdown,
                     notifications=daemon.notifications,
+                    health_parts={"notify": daemon.notifications.health},
                 )
                 daemon.ctx, daemon.router = ctx, build_router(ctx)
                 server = daemon._server = HttpServer(config, daemon.router)
@@ -223,6 +230,7 @@ async def _serve_until_shutdown(
         nursery.start_soon(_prune_periodically, store, config)
         await nursery.start(daemon.notifications.run)
         await nursery.start(daemon.sessions.run)
+        await _fleet(nursery, daemon)
         web = await _web(nursery, daemon)
         await nursery.start(server.serve, sock)
         log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
@@ -251,6 +259,43 @@ async def _web(nursery: trio.Nursery, daemon: Daemon) -> WebManager:
         listener = await manager.listen(WebOptions(host=host or "127.0.0.1", port=int(port)))
         log.info("web dashboard on %s", listener.public_url)
     return manager
+
+
+async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
+    """With ``<home>/fleet.toml``: export the journals to NATS JetStream and serve
+    launches for this host (docs/fleet.md), its state in health under ``fleet``. The
+    fleet's modules (nats-py, an asyncio thread) load only then; a fleet that cannot
+    start is logged and shown in health, and the daemon serves on without it."""
+    from .fleet import FleetConfigError, load_settings
+
+    assert daemon.ctx is not None
+    parts = daemon.ctx.health_parts
+    try:
+        settings = load_settings(daemon.config.home)
+    except FleetConfigError as exc:
+        problem = str(exc)
+        log.error("the fleet is off: %s", problem)
+        parts["fleet"] = lambda: {"error": problem}
+        return
+    if settings is None:
+        return
+    try:
+        from .fleet.service import registry_launcher, run_fleet
+    except ImportError as exc:  # installed without the `fleet` extra
+        error = f"{exc}; install coven-trio[fleet]"
+        log.error("the fleet is off: %s", error)
+        parts["fleet"] = lambda: {"error": error}
+        return
+    fleet = functools.partial(
+        run_fleet,
+        settings,
+        home=daemon.config.home,
+        store_path=daemon.sessions.store.path,
+        launch=registry_launcher(daemon.sessions),
+    )
+    health = daemon.fleet = await nursery.start(fleet)
+    parts["fleet"] = health.body
+    log.info("fleet: host %s on %s", settings.host, ", ".join(settings.servers))
 
 
 def _observer(dispatcher: Dispatcher) -> Callable[[Session, list[Entry]], None]:

@@ -1,18 +1,26 @@
 """The ``coven-trio`` program: the command line (:mod:`coven_trio.cli`), or — for
 ``serve`` — the daemon itself (:mod:`coven_trio._serve`). Each side is imported only
 when it runs, so a client command never loads the daemon, and the command line's
-package never imports the daemon's.
+package never imports the daemon's. ``fleet`` (:mod:`coven_trio.fleet.commands`) joins
+the command line here, loaded only when it is asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Add = Callable[[str, Any, str], argparse.ArgumentParser]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
     from .cli import parse
 
-    args = parse(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = parse(argv, _fleet if "fleet" in words else _fleet_stub)
     if args.command == "serve":
         from ._serve import run as serve
 
@@ -20,3 +28,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .cli import run
 
     return run(args)
+
+
+FLEET_HELP = "sessions of many hosts on NATS JetStream: fleet sessions | tail | launch"
+
+
+def _fleet(add: Add, nested: argparse.ArgumentParser) -> None:
+    from .fleet.commands import add_fleet_commands
+
+    add_fleet_commands(add("fleet", None, FLEET_HELP), nested)
+
+
+def _fleet_stub(add: Add, nested: argparse.ArgumentParser) -> None:
+    """Listed in the help without loading the fleet's commands."""
+    add("fleet", None, FLEET_HELP)

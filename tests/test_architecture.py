@@ -52,6 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "coven_trio._clock",
             "coven_trio._version",
             "coven_trio._files",
+            "coven_trio._flags",
             "coven_trio.render",
         ),
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
@@ -48,3 +49,6 @@ class ApiContext:
     shutdown: Callable[[], None] = lambda: None
     #: Notifications, for the clients that follow them.
     notifications: Dispatcher = attrs.field(factory=Dispatcher)
+    #: More of the health handshake, by key, from the daemon's services (``notify``,
+    #: ``fleet``): each called when health is asked for.
+    health_parts: dict[str, Callable[[], Any]] = attrs.field(factory=dict)

@@ -105,7 +105,8 @@ class CovenV1:
             body.update(store)
         elif self.ctx.store_error is not None:
             body["storage"] = {"status": "degraded", "lastError": self.ctx.store_error}
-        body["notify"] = self.ctx.notifications.health()
+        for key, part in self.ctx.health_parts.items():
+            body[key] = part()
         return body
 
     async def health(self, request: Request) -> Response:

@@ -20,12 +20,13 @@ from typing import Any
 from .._defaults import default_home
 from ..client import ClientError, DaemonUnreachable
 from ._commands import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE
-from ._parser import options_after_the_harness, parser
+from ._parser import More, options_after_the_harness, parser
 
 
-def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The parsed command line (shell completion answers here and exits)."""
-    tree = parser()
+def parse(argv: Sequence[str] | None = None, more: More | None = None) -> argparse.Namespace:
+    """The parsed command line (shell completion answers here and exits). ``more`` adds
+    commands this package may not import (``coven_trio.main``'s ``fleet``)."""
+    tree = parser(more)
     if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions
         import argcomplete
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._defaults import SOCKET_NAME
+from .._flags import launch_body
 from ..client import _targets as to
 from ..client import _wire
 from ..client._wire import DaemonUnreachable
@@ -90,25 +91,7 @@ def sessions(args: argparse.Namespace) -> int:
 
 
 def launch(args: argparse.Namespace) -> int:
-    words = list(args.words)
-    if words[:1] == ["--"]:
-        words = words[1:]
-    command = words if args.harness == "command" else None
-    prompt = None if command is not None else " ".join(words)
-    body = {
-        "projectRoot": args.project_root,
-        "harness": args.harness,
-        "prompt": prompt,
-        "cwd": args.cwd,
-        "launchMode": args.mode,
-        "model": args.model,
-        "title": args.title,
-        "command": command,
-        "permissionMode": args.permission_mode,
-        "sandbox": args.sandbox,
-        "approval": args.approval,
-    }
-    record = call(args, "POST", to.SESSIONS, {k: v for k, v in body.items() if v})
+    record = call(args, "POST", to.SESSIONS, launch_body(args))
     if args.json:
         _print_json(record)
     else:

@@ -8,18 +8,22 @@ commands (``_people``) load what they draw with.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .._defaults import DEFAULT_EVE_MOUNT, SOCKET_NAME
+from .._flags import launch_options, options_among_the_words
 from .._version import __version__
-from ..vocabulary import LaunchMode
 from . import _commands
 
 #: A command: the parsed arguments in, an exit code (or a coroutine giving one) out.
 Command = Callable[[argparse.Namespace], Any]
+#: Adds a command: its name, what runs it, its help; gives its parser.
+Add = Callable[[str, Command, str], argparse.ArgumentParser]
+#: Adds commands from outside the package: ``add``, and the ``--home``/``--json`` parent
+#: for subcommands.
+More = Callable[[Add, argparse.ArgumentParser], None]
 
 
 def _people_run(args: argparse.Namespace) -> Any:
@@ -79,7 +83,7 @@ def _inbox(name: str) -> Command:
     return run
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(more: More | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coven-trio", description="Run coding-agent CLIs as supervised sessions."
     )
@@ -105,11 +109,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="also serve the web dashboard there (loopback; elsewhere only with TLS)",
     )
-    _client_commands(commands)
+    _client_commands(commands, more)
     return parser
 
 
-def _client_commands(commands: Any) -> None:
+def _client_commands(commands: Any, more: More | None) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--home", type=Path, default=None, help="daemon home (default: $COVEN_HOME or ~/.coven)"
@@ -129,7 +133,7 @@ def _client_commands(commands: Any) -> None:
 
     run = add("run", _people_run, "launch a session in this project and attach to it")
     run.add_argument("harness", help="claude, codex, command, or a manifest id")
-    _launch_options(run)
+    launch_options(run)
     run.add_argument("--detach", action="store_true", help="print the id instead of attaching")
     run.add_argument("words", nargs=argparse.REMAINDER, help="the prompt (command: its argv)")
     attach = add("attach", _people_attach, "a terminal session's screen, or a chat")
@@ -166,7 +170,7 @@ def _client_commands(commands: Any) -> None:
     archive.add_argument("-o", "--output", help="file (default: <session id>.ndjson)")
     launch = add("launch", _commands.launch, "launch a session; prints its id")
     launch.add_argument("--harness", required=True, help="claude, codex, command, or a manifest id")
-    _launch_options(launch)
+    launch_options(launch)
     launch.add_argument(
         "words", nargs=argparse.REMAINDER, help="the prompt (for `command`: the argv after --)"
     )
@@ -180,11 +184,11 @@ def _client_commands(commands: Any) -> None:
     kill.add_argument("session")
     _inbox_commands(add, nested)
     _web_commands(add, nested)
+    if more is not None:
+        more(add, nested)
 
 
-def _inbox_commands(
-    add: Callable[[str, Command, str], argparse.ArgumentParser], nested: Any
-) -> None:
+def _inbox_commands(add: Add, nested: Any) -> None:
     inbox = add("inbox", _inbox("inbox"), "what waits for you: approvals and questions")
     about = inbox.add_subparsers(dest="about")
     answer = about.add_parser(
@@ -201,7 +205,7 @@ def _inbox_commands(
     told.add_argument("--after", type=int, default=0, help="only those after this seq")
 
 
-def _web_commands(add: Callable[[str, Command, str], argparse.ArgumentParser], nested: Any) -> None:
+def _web_commands(add: Add, nested: Any) -> None:
     web = add("web", _web, "the web dashboard: start its listener, print and open its URL")
     web.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     web.add_argument("--port", type=int, default=0, help="port (default: any free one)")
@@ -268,34 +272,6 @@ def _web_revoke(args: argparse.Namespace) -> int:
     return web.web_revoke(_socket(args), args.device_id)
 
 
-def _launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
-    """The API's launch options, as flags."""
-    root = parser.add_argument(
-        "--project-root", type=os.path.abspath, help="project folder (default: .)"
-    )
-    if defaults:
-        root.default = "."
-    parser.add_argument("--cwd", help="working folder inside the project root")
-    parser.add_argument("--mode", choices=list(LaunchMode))
-    parser.add_argument("--model")
-    parser.add_argument("--title")
-    parser.add_argument(
-        "--permission-mode",
-        choices=["default", "acceptEdits", "plan", "bypassPermissions", "ask"],
-        help="claude: ask = tool approvals come to you",
-    )
-    parser.add_argument("--sandbox", choices=["read-only", "workspace-write", "danger-full-access"])
-    parser.add_argument("--approval", choices=["untrusted", "on-failure", "on-request", "never"])
-
-
 def options_after_the_harness(args: argparse.Namespace) -> None:
-    """``run claude --mode stream "fix it"``: options after the harness name are options
-    (argparse would take them as prompt words); after ``--``, everything is a word."""
-    words = list(args.words)
-    cut = words.index("--") if "--" in words else len(words)
-    late = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    _launch_options(late, defaults=False)
-    late.add_argument("--detach", action="store_true")
-    late.add_argument("--json", action="store_true")
-    _, rest = late.parse_known_args(words[:cut], namespace=args)
-    args.words = rest + words[cut:]
+    """``run``'s flags among its words (:func:`coven_trio._flags.options_among_the_words`)."""
+    options_among_the_words(args, lambda late: late.add_argument("--detach", action="store_true"))

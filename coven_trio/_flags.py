@@ -1,0 +1,72 @@
+"""The launch body's fields as command-line flags, spelled once for every command that
+launches (``run``, ``launch``, ``fleet launch``): argparse only, no other import."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .vocabulary import LaunchMode
+
+
+def launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """``--project-root``, ``--cwd``, ``--mode``, ``--model``, ``--title``, and the
+    harness options as the API names them (``--permission-mode`` …)."""
+    root = parser.add_argument(
+        "--project-root", type=os.path.abspath, help="project folder (default: .)"
+    )
+    if defaults:
+        root.default = "."
+    parser.add_argument("--cwd", help="working folder inside the project root")
+    parser.add_argument("--mode", choices=list(LaunchMode))
+    parser.add_argument("--model")
+    parser.add_argument("--title")
+    parser.add_argument(
+        "--permission-mode",
+        choices=["default", "acceptEdits", "plan", "bypassPermissions", "ask"],
+        help="claude: ask = tool approvals come to the session's clients",
+    )
+    parser.add_argument("--sandbox", choices=["read-only", "workspace-write", "danger-full-access"])
+    parser.add_argument("--approval", choices=["untrusted", "on-failure", "on-request", "never"])
+
+
+def options_among_the_words(
+    args: argparse.Namespace, more: Callable[[argparse.ArgumentParser], object] | None = None
+) -> None:
+    """``run claude --mode stream "fix it"``: flags after the harness name are flags
+    (argparse would take them as prompt words); after ``--``, everything is a word.
+    ``more`` adds the command's own flags (``--detach``, ``--timeout`` …)."""
+    words = list(args.words)
+    cut = words.index("--") if "--" in words else len(words)
+    late = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    launch_options(late, defaults=False)
+    late.add_argument("--json", action="store_true")
+    if more is not None:
+        more(late)
+    _, rest = late.parse_known_args(words[:cut], namespace=args)
+    args.words = rest + words[cut:]
+
+
+def launch_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``POST /api/v1/sessions`` body the flags and words say (``command``: the words
+    are its argv; else they are the prompt). Fields not given are left out."""
+    words = list(args.words)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    command = words if args.harness == "command" else None
+    body = {
+        "projectRoot": args.project_root,
+        "harness": args.harness,
+        "prompt": None if command is not None else " ".join(words),
+        "cwd": args.cwd,
+        "launchMode": args.mode,
+        "model": args.model,
+        "title": args.title,
+        "command": command,
+        "permissionMode": args.permission_mode,
+        "sandbox": args.sandbox,
+        "approval": args.approval,
+    }
+    return {k: v for k, v in body.items() if v}
