@@ -30,6 +30,10 @@ def launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) ->
     )
     parser.add_argument("--sandbox", choices=["read-only", "workspace-write", "danger-full-access"])
     parser.add_argument("--approval", choices=["untrusted", "on-failure", "on-request", "never"])
+    parser.add_argument("--worktree", action="store_true", help="work in a git worktree of its own")
+    parser.add_argument(
+        "--worktree-base", metavar="REF", help="the worktree from REF (default: HEAD)"
+    )
 
 
 def options_among_the_words(
@@ -68,5 +72,14 @@ def launch_body(args: argparse.Namespace) -> dict[str, Any]:
         "permissionMode": args.permission_mode,
         "sandbox": args.sandbox,
         "approval": args.approval,
+        "isolation": isolation(args),
     }
     return {k: v for k, v in body.items() if v}
+
+
+def isolation(args: argparse.Namespace) -> Any:
+    """``--worktree`` (from HEAD) or ``--worktree-base REF`` as the launch's ``isolation``."""
+    base = getattr(args, "worktree_base", None)
+    if base:
+        return {"worktree": {"base": base}}
+    return "worktree" if getattr(args, "worktree", False) else None

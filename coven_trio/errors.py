@@ -65,6 +65,8 @@ class ErrorCode(StrEnum):
     WORKTREE_BASE_NOT_CHECKED_OUT = "worktree.base_not_checked_out"
     WORKTREE_UNMERGED = "worktree.unmerged"
     WORKTREE_GIT_FAILED = "worktree.git_failed"
+    WORKTREE_NONE = "worktree.none"
+    WORKTREE_SESSION_LIVE = "worktree.session_live"
 
 
 class CovenError(Exception):

@@ -13,6 +13,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -48,6 +49,34 @@ class LaunchPlan:
     approval: str | None = None
     #: The session ends when its first turn's process exits (Coven's nonInteractive).
     one_shot: bool = False
+    #: ``isolation``: a worktree of its own, from this base (None: the project's HEAD).
+    worktree: Isolation | None = None
+
+
+@attrs.frozen
+class Isolation:
+    """A launch's ``isolation: "worktree"`` / ``{"worktree": {"base": "<ref>"}}``."""
+
+    base: str | None = None
+
+
+def _isolation(value: Any) -> Isolation | None:
+    """The launch's ``isolation``, or a 400 that shows the two shapes it may take."""
+    if value is None or value == "none":
+        return None
+    if value == "worktree":
+        return Isolation()
+    inner = value.get("worktree", False) if isinstance(value, dict) and len(value) == 1 else 0
+    if inner is None or inner == {}:
+        return Isolation()
+    if isinstance(inner, dict) and set(inner) == {"base"}:
+        base = inner["base"]
+        if base is None or (isinstance(base, str) and base.strip() and "\0" not in base):
+            return Isolation(base.strip() if base else None)
+    raise InvalidRequest(
+        '`isolation` must be "worktree" or {"worktree": {"base": "<branch, tag or commit>"}}',
+        details={"field": "isolation"},
+    )
 
 
 def _mode(request: LaunchRequest, spec: HarnessSpec) -> LaunchMode:
@@ -126,6 +155,7 @@ def plan_launch(
     conversation = _conversation(request, harness_id, mode)
     _policies(request, harness_id, mode)
     return LaunchPlan(
+        worktree=_isolation(request.isolation),
         one_shot=one_shot,
         conversation=conversation,
         permission_mode=request.permission_mode,

@@ -217,6 +217,9 @@ class LaunchRequest:
     sandbox: str | None = None
     #: codex: ``untrusted``, ``on-failure``, ``on-request``, ``never``.
     approval: str | None = None
+    #: Ours: ``"worktree"`` (or ``{"worktree": {"base": "<ref>"}}``): the session works in
+    #: a git worktree of its own (docs/worktrees.md). Checked by ``plan_launch``.
+    isolation: Any = None
 
 
 def _window_side(instance: Any, attribute: Any, value: int) -> None:
@@ -264,3 +267,6 @@ class SessionRecord:
     #: The eve client generation the session speaks (its stream version: ``"16"``, the
     #: seed's; ``"26"``, today's), once its clients have said which; null otherwise.
     eve_stream_version: str | None = None
+    #: The session's git worktree (``isolation``), until it is discarded: ``{sessionId,
+    #: repo, path, branch, base, baseRef}`` (docs/worktrees.md).
+    worktree: dict[str, Any] | None = None

@@ -39,6 +39,8 @@ class Body:
     input_responses: tuple[dict[str, Any], ...]
     prewarm: bool = False
     turn_policy: str | None = None
+    #: Ours, on a create: ``"worktree"`` (checked with the launch, as on ``/api/v1``).
+    isolation: Any = None
 
     def turn(self, delivery_id: str | None = None) -> TurnInput:
         parts = []
@@ -167,4 +169,5 @@ def parse(request: Request, *, follow_up: bool) -> Body:
         client_context=context,
         continuation_token=token if isinstance(token, str) else None,
         input_responses=responses,
+        isolation=None if follow_up else body.get("isolation"),
     )

@@ -20,7 +20,7 @@ from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
 from ..records import read as read_records
 from ..sessions import Session
-from . import coven_inbox
+from . import coven_inbox, coven_worktrees
 from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
 from ._tail import attended, event_records, tail
@@ -379,6 +379,7 @@ def install(router: Router, ctx: ApiContext) -> CovenV1:
         router.add(method, f"{PREFIX}{path}", handler)
     router.add("POST", f"{PREFIX}/internal/lifecycle/shutdown", more.shutdown)
     coven_inbox.install(router, ctx, PREFIX)
+    coven_worktrees.install(router, ctx, PREFIX)
     for method, path, handler in routes:
         router.add(method, path, handler)
     return api

@@ -166,6 +166,7 @@ class EveV1:
             permission_mode=profile.permission_mode or _asks(profile),
             sandbox=profile.sandbox,
             approval=profile.approval,
+            isolation=body.isolation,
         )
         session = await self.ctx.sessions.launch(
             launch,

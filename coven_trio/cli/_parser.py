@@ -183,9 +183,32 @@ def _client_commands(commands: Any, more: More | None) -> None:
     kill = add("kill", _commands.kill, "stop a session")
     kill.add_argument("session")
     _inbox_commands(add, nested)
+    _worktree_commands(add)
     _web_commands(add, nested)
     if more is not None:
         more(add, nested)
+
+
+def _worktree(name: str) -> Command:
+    def run(args: argparse.Namespace) -> Any:
+        from . import _worktrees as worktrees
+
+        return getattr(worktrees, name)(args)
+
+    return run
+
+
+def _worktree_commands(add: Add) -> None:
+    diff = add("diff", _worktree("diff"), "what a worktree session changed (a pager on a terminal)")
+    diff.add_argument("session")
+    diff.add_argument("--stat", action="store_true", help="the files and counts only")
+    merge = add("merge", _worktree("merge"), "a worktree session's work into the project")
+    merge.add_argument("session")
+    merge.add_argument("--rebase", action="store_true", help="replay its commits, no merge commit")
+    discard = add("discard", _worktree("discard"), "remove a session's worktree and branch")
+    discard.add_argument("session")
+    discard.add_argument("--force", action="store_true", help="even with work not merged")
+    discard.add_argument("--kill", action="store_true", help="stop the session first if live")
 
 
 def _inbox_commands(add: Add, nested: Any) -> None:

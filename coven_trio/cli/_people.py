@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._defaults import MAX_SOCKET_PATH_BYTES, SOCKET_NAME
+from .._flags import isolation
 from ..client import ClientError
 from ..client import _targets as to
 from ._commands import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, _client, _print_json, call
@@ -71,6 +72,7 @@ async def run(args: argparse.Namespace) -> int:
         "permissionMode": args.permission_mode,
         "sandbox": args.sandbox,
         "approval": args.approval,
+        "isolation": isolation(args),
     }
     client = _client(args)
     record = await client.launch(
@@ -119,12 +121,15 @@ def sessions(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("id", "harness", "status", "age", "title"):
+    isolated = any(r.get("worktree") for r in records)  # then a column for the branch
+    columns = ("id", "harness", "status", "age", *(("worktree",) if isolated else ()), "title")
+    for column in columns:
         table.add_column(column, no_wrap=column != "title", overflow="ellipsis")
     style = {"running": "green", "idle": "cyan", "failed": "red", "killed": "yellow"}
     for r in records:
         status = f"[{style.get(r['status'], 'default')}]{r['status']}[/]"
-        table.add_row(r["id"], r["harness"], status, _age(r["created_at"]), r["title"])
+        branch = ((r.get("worktree") or {}).get("branch") or "",) if isolated else ()
+        table.add_row(r["id"], r["harness"], status, _age(r["created_at"]), *branch, r["title"])
     _console().print(table if records else "no sessions")
     return EXIT_OK
 

@@ -191,7 +191,7 @@ class Client:
         title: str | None = None,
         command: Sequence[str] | None = None,
         follow_ups: bool = False,
-        **options: str | None,
+        **options: Any,
     ) -> JSON:
         # The daemon resolves paths in its own working folder: send ours, absolute.
         root = os.path.abspath(project_root)  # noqa: ASYNC240 - getcwd, no I/O wait

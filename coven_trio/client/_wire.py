@@ -130,6 +130,21 @@ def parse_response(data: bytes) -> tuple[int, bytes]:
 
 def request(path: Path, method: str, target: str, body: Any = None, *, timeout: float = 30) -> Any:
     """One blocking JSON request (no trio): the answer's JSON, or a :class:`ClientError`."""
+    return decode_answer(*exchange(path, method, target, body, timeout=timeout))
+
+
+def text(path: Path, target: str, *, timeout: float = 30) -> str:
+    """One blocking ``GET`` of a text answer (a patch), or a :class:`ClientError`."""
+    status, data = exchange(path, "GET", target, None, timeout=timeout)
+    if status >= 400:
+        raise error_of(status, data)
+    return data.decode("utf-8", "replace")
+
+
+def exchange(
+    path: Path, method: str, target: str, body: Any = None, *, timeout: float = 30
+) -> tuple[int, bytes]:
+    """One blocking request: the answer's status and body."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     with sock:
@@ -148,4 +163,4 @@ def request(path: Path, method: str, target: str, body: Any = None, *, timeout: 
             raise ClientTimeout(timeout) from None
         except OSError as exc:
             raise BadResponse(f"connection lost ({exc})") from None
-    return decode_answer(*parse_response(bytes(data)))
+    return parse_response(bytes(data))

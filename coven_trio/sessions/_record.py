@@ -3,7 +3,7 @@ its order, plus ours."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..harness import Driver
 from ..journal import Journal
@@ -23,6 +23,7 @@ class Described(Protocol):
     launch_mode: LaunchMode
     resumed_from: str | None
     eve_stream_version: str | None
+    worktree: dict[str, Any] | None
     driver: Driver
     journal: Journal
 
@@ -64,4 +65,5 @@ def session_record(session: Described) -> SessionRecord:
         event_count=len(session.journal),
         resumed_from=session.resumed_from,
         eve_stream_version=session.eve_stream_version,
+        worktree=session.worktree,
     )

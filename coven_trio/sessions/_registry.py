@@ -36,6 +36,7 @@ from ._events import Launched, Prewarmed
 from ._external import Externals, completed, external_record
 from ._history import Historical, merge_pages
 from ._interaction import TurnInput
+from ._isolation import isolated
 from ._retention import Retention
 from ._session import Session
 
@@ -188,15 +189,28 @@ class SessionRegistry:
                 f"At most {self.config.max_sessions} live sessions.",
                 headers=[("retry-after", "1")],
             )
-        session = self._prepare(request, plan, agent, first_turn, system_prompt, prewarm, render)
-        if plan.conversation is not None and plan.conversation[0] == "resume":
-            session.resumed_from = await self.latest_on(plan.conversation[1])
-        assert self._nursery is not None
+        session_id = new_session_id()
         self._launching += 1
         try:
-            await self._nursery.start(session.run)
-        except BaseExceptionGroup as group:
-            raise _sole(group) from None
+            async with isolated(plan, self.config.home, session_id) as (plan, worktree):
+                session = self._prepare(
+                    session_id,
+                    request,
+                    plan,
+                    agent,
+                    first_turn,
+                    system_prompt,
+                    prewarm,
+                    render,
+                    worktree=worktree.to_json() if worktree is not None else None,
+                )
+                if plan.conversation is not None and plan.conversation[0] == "resume":
+                    session.resumed_from = await self.latest_on(plan.conversation[1])
+                assert self._nursery is not None
+                try:
+                    await self._nursery.start(session.run)
+                except BaseExceptionGroup as group:
+                    raise _sole(group) from None
         finally:
             self._launching -= 1
         self._sessions[session.id] = session
@@ -228,6 +242,18 @@ class SessionRegistry:
     def _on_change(self, session: Session) -> None:
         self.store.save_session(session.id, session.describe(), session.state.ended)
 
+    async def worktree_discarded(self, session: Session | Historical) -> None:
+        """The session's worktree is gone: its record says so from now on (and the store
+        may prune the session again)."""
+        if isinstance(session, Session):
+            session.worktree = None
+            self._on_change(session)
+            return
+        session.stored = {**session.stored, "worktree": None}
+        if session.id in self.retention.records:
+            self.retention.records[session.id] = session.stored
+        await self.store.update_record(session.id, session.stored)
+
     def _on_entries(self, session: Session, entries: list[Entry]) -> None:
         if self.observe is not None:
             self.observe(session, entries)
@@ -237,6 +263,7 @@ class SessionRegistry:
 
     def _prepare(
         self,
+        session_id: str,
         request: LaunchRequest,
         plan: LaunchPlan,
         agent: str | None,
@@ -244,6 +271,8 @@ class SessionRegistry:
         system_prompt: str | None,
         prewarm: bool,
         render: bool,
+        *,
+        worktree: dict[str, Any] | None = None,
     ) -> Session:
         options = Options(
             model=plan.model,
@@ -261,7 +290,6 @@ class SessionRegistry:
             options=options,
         )
         turn = first_turn or TurnInput.plain(plan.prompt)
-        session_id = new_session_id()
         title = request.title if request.title and request.title.strip() else plan.prompt
         title = title or " ".join(plan.command or ())
         if len(title) > MAX_TITLE_CHARS:
@@ -291,11 +319,14 @@ class SessionRegistry:
             on_change=self._on_change,
             on_processes=self._on_processes,
             on_entries=self._on_entries,
+            worktree=worktree,
         )
         started: dict[str, Any] = {"sessionId": session_id, "harness": plan.harness}
         if agent is not None:
             started["agent"] = agent
         started.update(projectRoot=plan.project_root, cwd=plan.cwd)
+        if worktree is not None:
+            started["worktree"] = worktree
         session.apply(Prewarmed(started) if prewarm else Launched(started, turn))
         return session
 

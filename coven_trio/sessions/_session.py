@@ -60,6 +60,8 @@ class Session:
     prewarmed: bool = False
     #: The eve client generation it speaks (``"16"``, ``"26"``), decided once.
     eve_stream_version: str | None = None
+    #: Its git worktree (``isolation``), as the record shows it; None once discarded.
+    worktree: dict[str, Any] | None = None
     created_at: str = attrs.field(factory=utc_now)
     #: Set once the session has ended and its processes are reaped.
     done: trio.Event = attrs.field(factory=trio.Event)

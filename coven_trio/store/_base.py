@@ -100,6 +100,9 @@ class Store:
         journal says why); returns them with the processes they had."""
         return []
 
+    async def update_record(self, session_id: str, record: dict[str, Any]) -> None:
+        """Replace the record of a session this daemon did not run (a previous one's)."""
+
     async def prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
         """Forget ended sessions older than ``max_age_seconds``, then the oldest until
         the store holds at most ``max_bytes`` of journal."""

@@ -223,6 +223,11 @@ class SqliteStore(Store):
             orphans.append(Orphan(session_id=session_id, processes=json.loads(processes)))
         return orphans
 
+    async def update_record(self, session_id: str, record: dict[str, Any]) -> None:
+        text = dumps(record).decode()
+        sql = "UPDATE sessions SET record = ? WHERE id = ?"
+        await trio.to_thread.run_sync(self._maintenance.execute, sql, (text, session_id))
+
     async def prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
         result = await trio.to_thread.run_sync(self._prune, max_age_seconds, max_bytes)
         self.last_prune_at = utc_now()
@@ -234,6 +239,9 @@ class SqliteStore(Store):
         marks = ",".join("?" * len(_ENDED))
         oldest = (
             f"SELECT num, bytes, event_count FROM sessions WHERE status IN ({marks}) "
+            # a session whose worktree is still there keeps its record (the only way back
+            # to that work) until the worktree is discarded
+            "AND json_extract(record, '$.worktree') IS NULL "
             "AND COALESCE(ended_at, updated_at) < ? ORDER BY COALESCE(ended_at, updated_at) LIMIT ?"
         )
         sessions = events = size = 0

@@ -37,7 +37,8 @@ INSERT INTO sessions (num, id, record, status, created_at, updated_at, ended_at,
                       conversation_id, harness)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (num) DO UPDATE SET record = excluded.record, status = excluded.status,
-    updated_at = MAX(sessions.updated_at, excluded.updated_at), ended_at = excluded.ended_at,
+    updated_at = MAX(sessions.updated_at, excluded.updated_at),
+    ended_at = COALESCE(sessions.ended_at, excluded.ended_at),
     conversation_id = excluded.conversation_id
 """
 _INSERT = "INSERT OR REPLACE INTO events (session, idx, line) VALUES (?, ?, ?)"

@@ -77,3 +77,17 @@ class GitFailed(CovenError):
 
     status = 500
     code = ErrorCode.WORKTREE_GIT_FAILED
+
+
+class NoWorktree(CovenError):
+    """The session has no worktree: launched without ``isolation``, or discarded."""
+
+    status = 400
+    code = ErrorCode.WORKTREE_NONE
+
+
+class SessionStillLive(CovenError):
+    """``discard`` of a live session without ``kill``: its harness works in the folder."""
+
+    status = 409
+    code = ErrorCode.WORKTREE_SESSION_LIVE

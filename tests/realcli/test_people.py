@@ -117,3 +117,30 @@ def test_the_inbox_lists_what_waits_and_answers_it(
         chat.expect("> ")
         chat.sendeof()
         chat.expect(pexpect.EOF)
+
+
+def test_a_worktree_session_writes_in_its_worktree_and_the_diff_shows_it(
+    person: Person, anthropic: FakeAnthropic
+) -> None:
+    (person.project / "README.md").write_text("# project\n")
+    for argv in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "start"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *argv],
+            cwd=person.project,
+            check=True,
+        )
+    anthropic.replies.append(Reply([bash("echo hello > made.txt && echo made it")]))
+    chat = person.spawn("run", "--worktree", "claude", "please make a file")
+    chat.expect("choose > ")
+    chat.sendline("1")
+    chat.expect("tool said: made it")
+    chat.expect("> ")
+    chat.sendeof()
+    chat.expect(pexpect.EOF)
+    [record] = json.loads(person.cli("sessions", "--json").stdout)
+    assert record["worktree"]["branch"].startswith("coven/")
+    assert (Path(record["worktree"]["path"]) / "made.txt").read_text() == "hello\n"
+    assert not (person.project / "made.txt").exists()  # the project is untouched
+    found = json.loads(person.cli("diff", record["id"], "--json").stdout)
+    assert [f["path"] for f in found["stat"]["files"]] == ["made.txt"]
+    assert "+hello" in person.cli("diff", record["id"]).stdout
