@@ -14,10 +14,10 @@ from typing import Any
 
 import trio
 
-from ..errors import InvalidRequest, SessionNotLive
+from ..errors import InvalidRequest
 from ..http import Request, Response, Router, StreamResponse
 from ..notify import FollowerDropped, asking
-from ..sessions import Session, TurnInput
+from ..sessions import TurnInput
 from ._context import ApiContext
 from ._params import int_param
 from ._tail import Send
@@ -78,10 +78,8 @@ class Inbox:
     async def respond(self, request: Request) -> Response:
         """``{requestId, optionId}`` (or ``text`` for a free answer): one open question
         of the session answered; the turn goes on once its last question is."""
-        session = await self.ctx.sessions.find(request.params["id"])
+        session = await self.ctx.sessions.find_live(request.params["id"])
         details: dict[str, Any] = {"sessionId": session.id}
-        if not isinstance(session, Session) or not session.live:
-            raise SessionNotLive("Session is not live.", details=details)
         body = request.json_object()
         request_id, option = body.get("requestId"), body.get("optionId", body.get("text"))
         if not isinstance(request_id, str) or not request_id:

@@ -15,11 +15,16 @@ from typing import Any
 from .. import models
 from .._json import dumps
 from ..config import MAX_EVENTS_RESPONSE_BYTES, SESSION_LIST_MAX_BYTES
-from ..errors import ActionRejected, EventResponseTooLarge, InvalidRequest, SessionNotLive
+from ..errors import (
+    ActionRejected,
+    EventResponseTooLarge,
+    InvalidRequest,
+    SessionNotFound,
+    SessionNotLive,
+)
 from ..http import Request, Response, Router, StreamResponse
 from ..journal import Journal
 from ..records import read as read_records
-from ..sessions import Session
 from . import coven_inbox, coven_worktrees
 from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
@@ -123,7 +128,7 @@ class CovenV1:
     async def actions(self, request: Request) -> Response:
         try:
             body = request.json()
-        except Exception:
+        except InvalidRequest:
             raise ActionRejected("failed to parse request body", action="(unknown)") from None
         if not isinstance(body, dict):
             raise ActionRejected("request body must be a JSON object", action="(unknown)")
@@ -146,7 +151,7 @@ class CovenV1:
                 raise ActionRejected("args requires string field `sessionId`", action=action)
             try:
                 await self.ctx.sessions.kill(session_id)
-            except Exception as exc:
+            except (SessionNotFound, SessionNotLive) as exc:  # a bug stays a 500, logged
                 raise ActionRejected(str(exc), action=action) from None
             payload, kind = {"sessionId": session_id}, "session.killed"
         elif action == Action.SESSIONS_KILL_ALL:
@@ -218,10 +223,8 @@ class CovenV1:
         return Response.json(session.describe())
 
     async def send_input(self, request: Request) -> Response:
-        session = await self.ctx.sessions.find(request.params["id"])
+        session = await self.ctx.sessions.find_live(request.params["id"])
         details = {"sessionId": session.id}
-        if not isinstance(session, Session) or not session.live:
-            raise SessionNotLive("Session is not live.", details=details)
         try:
             body = request.json()
         except InvalidRequest:
@@ -230,9 +233,7 @@ class CovenV1:
         return Response.json({"ok": True, "accepted": True}, status=202)
 
     async def resize(self, request: Request) -> Response:
-        session = await self.ctx.sessions.find(request.params["id"])
-        if not isinstance(session, Session):
-            raise SessionNotLive("Session is not live.", details={"sessionId": session.id})
+        session = await self.ctx.sessions.find_live(request.params["id"])
         size = models.structure(request.json_object(), models.ResizeRequest)
         session.resize(size.rows, size.cols)
         return Response.json({"ok": True, "accepted": True}, status=202)

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from ..http import Request, Response, Router, StreamResponse
 from ..models import LaunchRequest
-from ..sessions import Historical, Session
+from ..sessions import Historical, Session, is_live
 from ..vocabulary import HarnessId, LaunchMode
 from . import _eve_v26
 from ._context import ApiContext
@@ -244,14 +244,14 @@ class EveV1:
 
     async def clear(self, request: Request) -> Response:
         session = await self._found(request.params["id"])
-        if not isinstance(session, Session) or not session.live:
+        if not is_live(session):
             return Response.json({"ok": True, "status": "no_active_session"})
         await session.clear()
         return Response.json({"ok": True, "sessionId": session.id, "status": "accepted"})
 
     async def compact(self, request: Request) -> Response:
         session = await self._found(request.params["id"])
-        if not isinstance(session, Session) or not session.live:
+        if not is_live(session):
             return Response.json({"ok": True, "status": "no_active_session"})
         await session.compact()
         return Response.json({"ok": True, "sessionId": session.id, "status": "accepted"})
@@ -259,7 +259,7 @@ class EveV1:
     async def reset(self, request: Request) -> Response:
         """The session ends (as a kill does); later sends are 409 ``session_not_active``."""
         session = await self._found(request.params["id"])
-        if not isinstance(session, Session) or not session.live:
+        if not is_live(session):
             return Response.json({"ok": True, "status": "no_active_session"})
         session.kill()
         return Response.json({"ok": True, "previousSessionId": session.id, "status": "reset"})

@@ -19,10 +19,10 @@ import trio
 
 from .. import models
 from .._json import JsonRejected, dumps, loads_request
-from ..errors import CovenError, InvalidRequest, SessionNotLive
+from ..errors import CovenError, InvalidRequest
 from ..http import Request, Response, Router, Upgrade
 from ..journal import Journal
-from ..sessions import Historical, Session
+from ..sessions import Historical, Session, live
 from ._context import ApiContext
 from ._params import input_data, start_index
 from ._tail import eve_lines, tail
@@ -49,13 +49,12 @@ async def _receive_commands(
             command = loads_request(raw)
             kind = command.get("type") if isinstance(command, dict) else None
             body = {k: v for k, v in command.items() if k != "type"} if kind else {}
-            if kind in ("input", "resize") and not isinstance(session, Session):
-                raise SessionNotLive("Session is not live.", details={"sessionId": session.id})
-            if kind == "input" and isinstance(session, Session):
-                await session.send_input(input_data(body, {"sessionId": session.id}), body)
-            elif kind == "resize" and isinstance(session, Session):
+            if kind == "input":
+                data = input_data(body, {"sessionId": session.id})
+                await live(session).send_input(data, body)
+            elif kind == "resize":
                 size = models.structure(body, models.ResizeRequest)
-                session.resize(size.rows, size.cols)
+                live(session).resize(size.rows, size.cols)
             else:
                 raise InvalidRequest(
                     'expected {"type":"input","data":…} or {"type":"resize","cols":…,"rows":…}'

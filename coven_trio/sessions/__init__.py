@@ -11,7 +11,7 @@ from ..vocabulary import SessionStatus
 from ._history import Historical
 from ._interaction import TurnInput
 from ._phases import IllegalTransition, Phase, TurnState
-from ._registry import SessionRegistry
+from ._registry import SessionRegistry, is_live, live
 from ._session import Session
 from ._state import SessionState
 
@@ -25,4 +25,6 @@ __all__ = [
     "SessionStatus",
     "TurnInput",
     "TurnState",
+    "is_live",
+    "live",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import trio
 
@@ -330,10 +330,12 @@ class SessionRegistry:
         session.apply(Prewarmed(started) if prewarm else Launched(started, turn))
         return session
 
+    async def find_live(self, session_id: str) -> Session:
+        """The live session ``session_id`` (404 if unknown, 409 if it has ended)."""
+        return live(await self.find(session_id))
+
     async def kill(self, session_id: str) -> Session:
-        session = await self.find(session_id)
-        if not isinstance(session, Session):
-            raise SessionNotLive("Session is not live.", details={"sessionId": session_id})
+        session = await self.find_live(session_id)
         session.kill()
         return session
 
@@ -351,6 +353,18 @@ class SessionRegistry:
             for session in self._sessions.values():
                 if not session.state.ended:
                     nursery.start_soon(session.stop)
+
+
+def is_live(session: Session | Historical | None) -> TypeGuard[Session]:
+    """A session in memory that takes input, follow-ups and kill (None: none found)."""
+    return isinstance(session, Session) and session.live
+
+
+def live(session: Session | Historical) -> Session:
+    """``session`` if it is live, else 409 ``session_not_live``: the one place that says so."""
+    if not is_live(session):
+        raise SessionNotLive("Session is not live.", details={"sessionId": session.id})
+    return session
 
 
 def _not_found(session_id: str) -> SessionNotFound:
