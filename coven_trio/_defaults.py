@@ -11,6 +11,12 @@ DEFAULT_EVE_MOUNT = "/eve/v1"
 SOCKET_NAME = "coven.sock"
 #: Linux ``sun_path`` is 108 bytes including the trailing NUL.
 MAX_SOCKET_PATH_BYTES = 107
+#: Optional files of the home that turn services on; without them nothing of those
+#: services is imported (docs/notifications.md, docs/fleet.md).
+NOTIFY_FILE = "notify.toml"
+FLEET_FILE = "fleet.toml"
+#: The web dashboard's management routes on the socket (loaded with their first use).
+WEB_API_PREFIX = "/api/v1/web"
 
 
 def default_home() -> Path:

@@ -1,14 +1,43 @@
-"""The launch body's fields as command-line flags, spelled once for every command that
-launches (``run``, ``launch``, ``fleet launch``): argparse only, no other import."""
+"""Flags spelled once for the commands that share them: the launch body's fields (``run``,
+``launch``, ``fleet launch``) and ``serve``'s options (the command line lists ``serve``;
+``coven_trio.main`` parses it without loading the command line). argparse only."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from ._defaults import DEFAULT_EVE_MOUNT
 from .vocabulary import LaunchMode
+
+
+def serve_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``serve``'s options."""
+    parser.add_argument(
+        "--home", type=Path, default=None, help="daemon home (default: $COVEN_HOME or ~/.coven)"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    parser.add_argument(
+        "--eve-mount", default=DEFAULT_EVE_MOUNT, help="path prefix of the eve-compatible API"
+    )
+    parser.add_argument(
+        "--store",
+        default="sqlite",
+        choices=["sqlite", "memory"],
+        help="where sessions live: sqlite (survive restarts; the default) or memory",
+    )
+    parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="also serve the web dashboard there (loopback; elsewhere only with TLS)",
+    )
+    return parser
 
 
 def launch_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:

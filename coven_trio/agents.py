@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +96,10 @@ def load_agents(home: Path) -> dict[str, AgentProfile]:
         reason = distrust(path) if path.exists() else None
         if reason is not None:
             raise ValueError(f"not loaded: {reason}")
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
+        import tomllib  # only with an agents.toml to read
+
+        data = tomllib.loads(text)
         agents = {name: _profile(name, raw) for name, raw in data.items()}
     except FileNotFoundError:
         pass

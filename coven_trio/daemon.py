@@ -25,6 +25,7 @@ import attrs
 import trio
 
 from ._clock import utc_now
+from ._defaults import FLEET_FILE, WEB_API_PREFIX
 from ._home import (
     bind_socket,
     hold_lock,
@@ -45,10 +46,10 @@ from .notify import About, Dispatcher, moments
 from .sessions import Session, SessionRegistry
 from .store import Orphan, Store, StoreUnavailable, open_store
 from .vocabulary import Entry
-from .web import WebManager, WebOptions, install_routes
 
 if TYPE_CHECKING:
     from .fleet.service import FleetHealth
+    from .web import WebManager
 
 log = logging.getLogger("coven_trio.daemon")
 
@@ -74,8 +75,9 @@ class Daemon:
     router: Router | None = None
     #: What the API views see of the daemon.
     ctx: ApiContext | None = None
-    #: The web dashboard's manager (its listener, when one runs).
+    #: The web dashboard's manager (its listener, when one runs), once loaded.
     web: WebManager | None = None
+    _nursery: trio.Nursery | None = None
     #: Notifications: ``<home>/notify.toml``'s notifiers and the clients following.
     notifications: Dispatcher = attrs.field(factory=Dispatcher)
     #: The fleet's state, while it runs (``<home>/fleet.toml``).
@@ -104,6 +106,19 @@ class Daemon:
         errors)."""
         session = await self.sessions.launch(request)
         return session.record()
+
+    def load_web(self) -> WebManager:
+        """The web dashboard's manager, loaded with its first use (``coven-trio web``, a
+        request under ``/api/v1/web``, ``serve --http``): until then nothing of the
+        dashboard is imported."""
+        if self.web is None:
+            from .web import WebManager, install_routes
+
+            assert self._nursery is not None and self.router is not None
+            self.web = WebManager(self)
+            self._nursery.start_soon(self.web.run)
+            install_routes(self.router, self.web)
+        return self.web
 
     def journal(self, session_id: str) -> Journal:
         """The journal of a session (raises ``SessionNotFound``)."""
@@ -231,13 +246,15 @@ async def _serve_until_shutdown(
         await nursery.start(daemon.notifications.run)
         await nursery.start(daemon.sessions.run)
         await _fleet(nursery, daemon)
-        web = await _web(nursery, daemon)
+        daemon._nursery = nursery
+        await _web(daemon)
         await nursery.start(server.serve, sock)
         log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
         task_status.started(daemon)
         await daemon._shutdown.wait()
         log.info("shutting down")
-        await web.stop()
+        if daemon.web is not None:
+            await daemon.web.stop()
         server.stop_accepting()
         with trio.move_on_after(config.shutdown_grace) as grace:
             await daemon.sessions.stop_all()
@@ -247,18 +264,19 @@ async def _serve_until_shutdown(
         nursery.cancel_scope.cancel()
 
 
-async def _web(nursery: trio.Nursery, daemon: Daemon) -> WebManager:
-    """The web dashboard's manager: its routes on the socket, and — with ``http`` in the
-    config (``serve --http HOST:PORT``) — its listener from the start."""
-    manager = daemon.web = WebManager(daemon)
-    await nursery.start(manager.run)
+async def _web(daemon: Daemon) -> None:
+    """The web dashboard: its management routes load with the first request for them;
+    with ``http`` in the config (``serve --http HOST:PORT``) its listener runs from the
+    start."""
     assert daemon.router is not None
-    install_routes(daemon.router, manager)
+    daemon.router.mount(WEB_API_PREFIX, lambda router: daemon.load_web())
     if daemon.config.http is not None:
+        from .web import WebOptions
+
         host, _, port = daemon.config.http.rpartition(":")
-        listener = await manager.listen(WebOptions(host=host or "127.0.0.1", port=int(port)))
+        options = WebOptions(host=host or "127.0.0.1", port=int(port))
+        listener = await daemon.load_web().listen(options)
         log.info("web dashboard on %s", listener.public_url)
-    return manager
 
 
 async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
@@ -266,6 +284,8 @@ async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
     launches for this host (docs/fleet.md), its state in health under ``fleet``. The
     fleet's modules (nats-py, an asyncio thread) load only then; a fleet that cannot
     start is logged and shown in health, and the daemon serves on without it."""
+    if not (daemon.config.home / FLEET_FILE).exists():
+        return  # nothing of the fleet (or of nats-py, or asyncio) is loaded
     from .fleet import FleetConfigError, load_settings
 
     assert daemon.ctx is not None

@@ -17,17 +17,16 @@ Add = Callable[[str, Any, str], argparse.ArgumentParser]
 def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
-    from .cli import parse
-
     words = sys.argv[1:] if argv is None else list(argv)
-    args = parse(argv, _fleet if "fleet" in words else _fleet_stub)
-    if args.command == "serve":
+    if words[:1] == ["serve"]:  # the daemon: its own few options, not the command line
+        from ._flags import serve_options
         from ._serve import run as serve
 
-        return serve(args)
-    from .cli import run
+        parser = serve_options(argparse.ArgumentParser(prog="coven-trio serve"))
+        return serve(parser.parse_args(words[1:]))
+    from .cli import parse, run
 
-    return run(args)
+    return run(parse(argv, _fleet if "fleet" in words else _fleet_stub))
 
 
 FLEET_HELP = "sessions of many hosts on NATS JetStream: fleet sessions | tail | launch"

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+from enum import Enum
 from typing import Any, TypeVar
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-from cattrs.v import format_exception
 
 from .errors import InvalidRequest
 
@@ -50,7 +48,10 @@ def _structure_float(value: Any, _type: Any) -> float:
     return float(value)
 
 
-def _make_converter() -> cattrs.Converter:
+def _make_converter() -> Any:
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, override
+
     conv = cattrs.Converter(omit_if_default=False)
     for kind in (str, int, bool):
         conv.register_structure_hook(kind, _strict(kind))
@@ -59,29 +60,30 @@ def _make_converter() -> cattrs.Converter:
     def is_camel(cls: type) -> bool:
         return cls in _CAMEL
 
-    def unstructure_factory(cls: type) -> Any:
-        renames = {a.name: override(rename=_to_camel(a.name)) for a in attrs.fields(cls)}
-        return make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
-
     def structure_factory(cls: type) -> Any:
         renames = {a.name: override(rename=_to_camel(a.name)) for a in attrs.fields(cls)}
         return make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
-    conv.register_unstructure_hook_factory(is_camel, unstructure_factory)
     conv.register_structure_hook_factory(is_camel, structure_factory)
     return conv
 
 
-converter = _make_converter()
+_converter: Any = None
 
 
 def structure(data: Any, cls: type[T]) -> T:
     """Structure a request body, turning every validation error into a 400 envelope whose
-    ``details.errors`` lists each problem with its JSON path."""
+    ``details.errors`` lists each problem with its JSON path. (cattrs is loaded with the
+    first body read: a daemon's first answer does not wait for it.)"""
+    global _converter
+    import cattrs
+
+    if _converter is None:
+        _converter = _make_converter()
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object")
     try:
-        return converter.structure(data, cls)
+        result: T = _converter.structure(data, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         if isinstance(exc, cattrs.BaseValidationError):
             errors = [
@@ -92,11 +94,14 @@ def structure(data: Any, cls: type[T]) -> T:
         raise InvalidRequest(
             "request body has invalid fields: " + "; ".join(errors), details={"errors": errors}
         ) from None
+    return result
 
 
 def _reason(exc: BaseException, type_: Any) -> str:
     """Our validators' messages say what is wrong; keep them (cattrs would say only
     "invalid value")."""
+    from cattrs.v import format_exception
+
     if type(exc) is ValueError and exc.args:
         return str(exc)
     return format_exception(exc, type_)
@@ -109,8 +114,28 @@ def _wire_path(cls: type, error: str) -> str:
     return re.sub(r"\$\.([a-z_]+)", lambda m: "$." + _to_camel(m[1]), error)
 
 
+#: Each attrs class's fields as (attribute, wire name).
+_WIRE_NAMES: dict[type, list[tuple[str, str]]] = {}
+
+
 def unstructure(value: Any) -> Any:
-    return converter.unstructure(value)
+    """``value`` as plain JSON data: an attrs instance as a dict (camelCase keys for a
+    :func:`camel` class), an enum as its value, lists, tuples and dicts through."""
+    kind = type(value)
+    names = _WIRE_NAMES.get(kind)
+    if names is None and attrs.has(kind):
+        camel = kind in _CAMEL
+        names = [(a.name, _to_camel(a.name) if camel else a.name) for a in attrs.fields(kind)]
+        _WIRE_NAMES[kind] = names
+    if names is not None:
+        return {wire: unstructure(getattr(value, name)) for name, wire in names}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [unstructure(item) for item in value]
+    if isinstance(value, dict):
+        return {key: unstructure(item) for key, item in value.items()}
+    return value
 
 
 # --- /api/v1 handshake -----------------------------------------------------------------

@@ -25,23 +25,22 @@ import trio.testing
 
 from coven_trio.notify import (
     ALL_KINDS,
-    CommandNotifier,
-    CommandSpec,
-    DeliveryError,
     Dispatcher,
     FollowerDropped,
     Notification,
     NotificationKind,
-    Notifier,
+)
+from coven_trio.notify.command import CommandNotifier
+from coven_trio.notify.config import (
+    CommandSpec,
     NotifierSpec,
     NotifyConfigError,
-    WebhookNotifier,
     WebhookSpec,
-    backoff_delay,
     load_config,
     parse_config,
-    verify_signature,
 )
+from coven_trio.notify.notifier import DeliveryError, Notifier, backoff_delay
+from coven_trio.notify.webhook import WebhookNotifier, verify_signature
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,21 +8,25 @@ Each works for a live session, an ended one and one of a previous daemon: the re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import worktrees
 from ..errors import InvalidRequest, TurnActive
 from ..http import Request, Response, Router
 from ..models import unstructure
 from ..sessions import Historical, Session, TurnState
 from ._context import ApiContext
 
+if TYPE_CHECKING:
+    from ..worktrees import Worktree
+
 
 class WorktreeViews:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
 
-    async def _find(self, request: Request) -> tuple[Session | Historical, worktrees.Worktree]:
+    async def _find(self, request: Request) -> tuple[Session | Historical, Worktree]:
+        from .. import worktrees  # git's side loads with the first request for it
+
         session = await self.ctx.sessions.find(request.params["id"])
         data = session.describe().get("worktree")
         if not data:
@@ -37,6 +41,8 @@ class WorktreeViews:
         """``{sessionId, worktree, base, tree, stat}``; ``?format=patch``: the unified diff
         as ``text/x-diff``."""
         session, wt = await self._find(request)
+        from .. import worktrees  # loaded by _find: the first request for it
+
         form = request.query.get("format", "json")
         if form not in ("json", "patch"):
             raise InvalidRequest("`format` must be `json` or `patch`", details={"format": form})
@@ -52,6 +58,8 @@ class WorktreeViews:
         uncommitted changes committed first, into its base branch; a conflict is a 409
         that changed nothing. Refused while a turn runs (its files are still moving)."""
         session, wt = await self._find(request)
+        from .. import worktrees  # loaded by _find: the first request for it
+
         body = _body(request)
         raw = body.get("strategy", "merge")
         try:
@@ -73,6 +81,8 @@ class WorktreeViews:
         session is live (``kill: true`` stops it first) and while its work is not merged
         (``force: true`` discards it anyway; the answer names the branch's last tip)."""
         session, wt = await self._find(request)
+        from .. import worktrees  # loaded by _find: the first request for it
+
         body = _body(request)
         force, kill = body.get("force", False), body.get("kill", False)
         if not isinstance(force, bool) or not isinstance(kill, bool):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._defaults import DEFAULT_EVE_MOUNT, SOCKET_NAME
-from .._flags import launch_options, options_among_the_words
+from .._flags import launch_options, options_among_the_words, serve_options
 from .._version import __version__
 from . import _commands
 
@@ -89,26 +89,7 @@ def parser(more: More | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"coven-trio {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("serve", help="run the daemon in the foreground")
-    run.add_argument(
-        "--home", type=Path, default=None, help="daemon home (default: $COVEN_HOME or ~/.coven)"
-    )
-    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    run.add_argument("--log-format", default="text", choices=["text", "json"])
-    run.add_argument(
-        "--eve-mount", default=DEFAULT_EVE_MOUNT, help="path prefix of the eve-compatible API"
-    )
-    run.add_argument(
-        "--store",
-        default="sqlite",
-        choices=["sqlite", "memory"],
-        help="where sessions live: sqlite (survive restarts; the default) or memory",
-    )
-    run.add_argument(
-        "--http",
-        metavar="HOST:PORT",
-        help="also serve the web dashboard there (loopback; elsewhere only with TLS)",
-    )
+    serve_options(commands.add_parser("serve", help="run the daemon in the foreground"))
     _client_commands(commands, more)
     return parser
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import attrs
 
+from .._defaults import FLEET_FILE as FLEET_FILE
 from .._home import distrust
 
-FLEET_FILE = "fleet.toml"
 #: A fleet file is a few hundred bytes.
 MAX_CONFIG_BYTES = 64 * 1024
 #: Host names and the subject prefix are NATS subject tokens (no dots, no wildcards).

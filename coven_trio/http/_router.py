@@ -115,6 +115,20 @@ class Router:
 
     api_versions: tuple[str, ...] = ("v1",)
     _routes: list[_Route] = attrs.field(factory=list)
+    #: Route groups not loaded yet: ``(prefix, load)``; ``load(router)`` adds them when the
+    #: first request under ``prefix`` comes (an optional surface costs no startup).
+    _mounts: list[tuple[str, Callable[[Router], object]]] = attrs.field(factory=list)
+
+    def mount(self, prefix: str, load: Callable[[Router], object]) -> None:
+        """Load the routes under ``prefix`` with the first request for one of them."""
+        self._mounts.append((prefix, load))
+
+    def _load(self, path: str) -> None:
+        for mount in list(self._mounts):
+            prefix, load = mount
+            if path == prefix or path.startswith(prefix + "/"):
+                self._mounts.remove(mount)
+                load(self)
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         regex = (
@@ -127,6 +141,8 @@ class Router:
         self._routes.append(_Route(method, re.compile(regex), handler))
 
     def resolve(self, request: Request) -> Handler:
+        if self._mounts:
+            self._load(request.path)
         allowed: list[str] = []
         for route in self._routes:
             match = route.pattern.match(request.path)

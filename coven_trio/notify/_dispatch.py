@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from ._command import CommandNotifier
-from ._config import CommandSpec, NotifierSpec, NotifyConfigError, WebhookSpec, load_config
+from .._defaults import NOTIFY_FILE
 from ._event import Notification
-from ._notifier import Notifier
-from ._webhook import WebhookNotifier
+
+if TYPE_CHECKING:
+    from .config import NotifierSpec
+    from .notifier import Notifier
 
 log = logging.getLogger("coven_trio.notify")
 
@@ -46,9 +48,15 @@ class FollowerDropped(Exception):
 
 def build_notifier(spec: NotifierSpec) -> Notifier:
     """The notifier a configuration entry describes."""
+    from .config import CommandSpec, WebhookSpec
+
     if isinstance(spec, CommandSpec):
+        from .command import CommandNotifier
+
         return CommandNotifier(spec)
     if isinstance(spec, WebhookSpec):
+        from .webhook import WebhookNotifier
+
         return WebhookNotifier(spec)
     raise TypeError(f"no notifier for {type(spec).__name__}")
 
@@ -138,6 +146,10 @@ class Dispatcher:
         """The notifiers of ``<home>/notify.toml``. A file that cannot be used is logged
         and kept as ``config_error`` (for health); the daemon then runs without notifiers
         rather than not at all."""
+        if not os.path.lexists(home / NOTIFY_FILE):
+            return cls((), **options)  # no notifiers: nothing of theirs is loaded
+        from .config import NotifyConfigError, load_config
+
         try:
             notifiers = [build_notifier(spec) for spec in load_config(home)]
         except NotifyConfigError as exc:

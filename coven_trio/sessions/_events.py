@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -22,6 +22,19 @@ from ._interaction import Answer as Answer_
 from ._interaction import TurnInput
 
 _ids = itertools.count(1)
+
+
+class Data:
+    """Events and effects: each happens once, so compared by identity (no generated
+    ``__eq__``/``__hash__``), and shown by their fields. Generating those per class cost
+    a third of this module's import, which is on the daemon's path to its first answer."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields: Any = attrs.fields(cast(Any, type(self)))
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
+        return f"{type(self).__name__}({shown})"
 
 
 class How(Enum):
@@ -60,59 +73,59 @@ class Delivery:
 # --- events --------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class Launched:
+@attrs.frozen(eq=False, repr=False)
+class Launched(Data):
     """The session exists: ``session.started`` and its first turn."""
 
     started: dict[str, Any]
     turn: TurnInput
 
 
-@attrs.frozen
-class Prewarmed:
+@attrs.frozen(eq=False, repr=False)
+class Prewarmed(Data):
     """The session exists without a turn yet (eve's bodyless create)."""
 
     started: dict[str, Any]
 
 
-@attrs.frozen
-class InputArrived:
+@attrs.frozen(eq=False, repr=False)
+class InputArrived(Data):
     """A client sent input. Refused (a :class:`CovenError` raised) if the session cannot
     take it; otherwise delivered now, queued, or journaled as not run."""
 
     delivery: Delivery
 
 
-@attrs.frozen
-class Delivered:
+@attrs.frozen(eq=False, repr=False)
+class Delivered(Data):
     """The harness has the delivery (the write finished; for a per-turn harness, the
     process that runs its turn started)."""
 
     delivery: Delivery
 
 
-@attrs.frozen
-class DeliveryFailed:
+@attrs.frozen(eq=False, repr=False)
+class DeliveryFailed(Data):
     """The delivery could not reach the harness: nothing of it is journaled."""
 
     delivery: Delivery
     error: CovenError
 
 
-@attrs.frozen
-class ProcessStarted:
+@attrs.frozen(eq=False, repr=False)
+class ProcessStarted(Data):
     """The supervisor started a process and handed it its prompt."""
 
 
-@attrs.frozen
-class Output:
+@attrs.frozen(eq=False, repr=False)
+class Output(Data):
     """Entries the harness's output was translated into, in order."""
 
     entries: list[Entry]
 
 
-@attrs.frozen
-class Checked:
+@attrs.frozen(eq=False, repr=False)
+class Checked(Data):
     """The turn's answer was checked against its ``outputSchema``: ``errors`` (empty: it
     matches ``value``)."""
 
@@ -120,8 +133,8 @@ class Checked:
     value: Any
 
 
-@attrs.frozen
-class ProcessExited:
+@attrs.frozen(eq=False, repr=False)
+class ProcessExited(Data):
     """The harness's process exited (reaped). ``conversation``: the harness named a
     conversation a next process can resume."""
 
@@ -129,50 +142,50 @@ class ProcessExited:
     conversation: bool = False
 
 
-@attrs.frozen
-class CancelRequested:
+@attrs.frozen(eq=False, repr=False)
+class CancelRequested(Data):
     """Stop the running turn (``turn_id``: only if it is that one)."""
 
     turn_id: str | None = None
 
 
-@attrs.frozen
-class ClearRequested:
+@attrs.frozen(eq=False, repr=False)
+class ClearRequested(Data):
     """The next turn starts a fresh harness conversation; ``delivery`` carries the
     harness's ``/clear`` if it takes one."""
 
     delivery: Delivery
 
 
-@attrs.frozen
-class CompactRequested:
+@attrs.frozen(eq=False, repr=False)
+class CompactRequested(Data):
     """Compact the harness's conversation (``delivery`` carries its ``/compact``)."""
 
     delivery: Delivery
 
 
-@attrs.frozen
-class PersonAttached:
+@attrs.frozen(eq=False, repr=False)
+class PersonAttached(Data):
     """A person follows the session (a chat, the dashboard): questions go to them."""
 
 
-@attrs.frozen
-class PersonLeft:
+@attrs.frozen(eq=False, repr=False)
+class PersonLeft(Data):
     """A person stopped following the session."""
 
 
-@attrs.frozen
-class KillRequested:
+@attrs.frozen(eq=False, repr=False)
+class KillRequested(Data):
     pass
 
 
-@attrs.frozen
-class ShutdownRequested:
+@attrs.frozen(eq=False, repr=False)
+class ShutdownRequested(Data):
     pass
 
 
-@attrs.frozen
-class Aborted:
+@attrs.frozen(eq=False, repr=False)
+class Aborted(Data):
     """The session cannot go on (cancelled from outside, a bug, a full journal)."""
 
     code: FailureCode
@@ -203,8 +216,8 @@ Event = (
 # --- effects -------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class Write:
+@attrs.frozen(eq=False, repr=False)
+class Write(Data):
     """Give ``delivery`` to the live process: the answers to its questions, then the
     turn's text (or the raw bytes); report :class:`Delivered` or :class:`DeliveryFailed`.
     Output is held meanwhile, so what the harness answers lands after the delivery."""
@@ -212,16 +225,16 @@ class Write:
     delivery: Delivery
 
 
-@attrs.frozen
-class Queue:
+@attrs.frozen(eq=False, repr=False)
+class Queue(Data):
     """A stream harness takes ``delivery`` on stdin now and answers it after the running
     turn: write it, then report :class:`Delivered` (it stays queued until its turn)."""
 
     delivery: Delivery
 
 
-@attrs.frozen
-class Spawn:
+@attrs.frozen(eq=False, repr=False)
+class Spawn(Data):
     """Start the harness's next process for ``delivery``'s turn (``resume``: continue
     the conversation); report :class:`ProcessStarted`, or :class:`DeliveryFailed`."""
 
@@ -229,30 +242,30 @@ class Spawn:
     resume: bool
 
 
-@attrs.frozen
-class Answer:
+@attrs.frozen(eq=False, repr=False)
+class Answer(Data):
     """Answer the harness's questions now, without a turn (nobody was there to ask)."""
 
     answers: tuple[Answer_, ...]
 
 
-@attrs.frozen
-class Interrupt:
+@attrs.frozen(eq=False, repr=False)
+class Interrupt(Data):
     """Stop the running turn: the harness's interrupt line, else SIGINT."""
 
 
-@attrs.frozen
-class Stop:
+@attrs.frozen(eq=False, repr=False)
+class Stop(Data):
     """Stop the process with the full escalation (EOF, SIGTERM, SIGKILL)."""
 
 
-@attrs.frozen
-class Kill:
+@attrs.frozen(eq=False, repr=False)
+class Kill(Data):
     """SIGKILL the process group now."""
 
 
-@attrs.frozen
-class Check:
+@attrs.frozen(eq=False, repr=False)
+class Check(Data):
     """Check the turn's answer ``value`` against ``schema`` (off the event loop), then
     report :class:`Checked`."""
 
@@ -260,21 +273,21 @@ class Check:
     schema: dict[str, Any]
 
 
-@attrs.frozen
-class ForgetConversation:
+@attrs.frozen(eq=False, repr=False)
+class ForgetConversation(Data):
     """The harness's next process starts a new conversation."""
 
 
-@attrs.frozen
-class BeginTurn:
+@attrs.frozen(eq=False, repr=False)
+class BeginTurn(Data):
     """What the harness prints from now on belongs to turn ``turn_id`` (its driver's
     per-turn translation state starts over)."""
 
     turn_id: str
 
 
-@attrs.frozen
-class Settle:
+@attrs.frozen(eq=False, repr=False)
+class Settle(Data):
     """The client waiting on ``delivery`` gets its answer: accepted (``error`` None: it
     was delivered, queued or journaled as not run) or ``error``."""
 
@@ -282,8 +295,8 @@ class Settle:
     error: CovenError | None = None
 
 
-@attrs.frozen
-class Ended:
+@attrs.frozen(eq=False, repr=False)
+class Ended(Data):
     """The session is over: no process will start again; wake whoever waits for one."""
 
 

@@ -7,12 +7,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
-from .. import worktrees
 from ..launch import LaunchPlan
+
+if TYPE_CHECKING:
+    from ..worktrees import Worktree
 
 log = logging.getLogger("coven_trio.sessions")
 
@@ -20,12 +23,14 @@ log = logging.getLogger("coven_trio.sessions")
 @contextlib.asynccontextmanager
 async def isolated(
     plan: LaunchPlan, home: Path, session_id: str
-) -> AsyncIterator[tuple[LaunchPlan, worktrees.Worktree | None]]:
+) -> AsyncIterator[tuple[LaunchPlan, Worktree | None]]:
     """``plan`` with its ``cwd`` in the session's new worktree (and the worktree), or as
     it is without ``isolation``. An exception out of the block removes the worktree."""
     if plan.worktree is None:
         yield plan, None
         return
+    from .. import worktrees  # git's side loads with the first isolated launch
+
     worktree = await worktrees.create(home, plan.project_root, session_id, base=plan.worktree.base)
     try:
         yield attrs.evolve(plan, cwd=worktree.cwd_for(plan.cwd)), worktree

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import trio
 
+from .._defaults import WEB_API_PREFIX
 from ..errors import InvalidRequest, StartupError
 from ..http import Request, Response, Router
 from ._auth import WebState
@@ -24,7 +25,7 @@ from ._options import WebOptions
 from ._pairing import PAIR_SECONDS
 from ._tokens import Scope
 
-PREFIX = "/api/v1/web"
+PREFIX = WEB_API_PREFIX
 
 
 @attrs.define(eq=False)
@@ -36,6 +37,8 @@ class WebManager:
     _state: WebState | None = None
     listener: WebListener | None = None
     _nursery: trio.Nursery | None = None
+    #: Set once :meth:`run` holds its nursery (a listen may come right after the start).
+    _running: trio.Event = attrs.field(factory=trio.Event)
 
     @property
     def state(self) -> WebState:
@@ -47,13 +50,14 @@ class WebManager:
         """Hold the nursery listeners run in (start it in the daemon's nursery)."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self._running.set()
             task_status.started()
             await trio.sleep_forever()
 
     async def listen(self, options: WebOptions) -> WebListener:
         """Start a listener (raises :class:`StartupError` if it must not or cannot)."""
-        if self._nursery is None:
-            raise StartupError("the web manager is not running")
+        await self._running.wait()
+        assert self._nursery is not None
         if self.listener is not None:
             raise AlreadyListening(
                 "A web listener is running; stop it first to change it.",

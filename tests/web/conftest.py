@@ -42,8 +42,7 @@ async def web(daemon: Daemon, web_options: WebOptions) -> AsyncIterator[WebListe
 @pytest.fixture
 def manager(daemon: Daemon) -> WebManager:
     """The daemon's own web manager (its routes on the Unix socket)."""
-    assert daemon.web is not None
-    return daemon.web
+    return daemon.load_web()
 
 
 @pytest.fixture

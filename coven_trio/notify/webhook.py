@@ -26,10 +26,10 @@ from typing import ClassVar
 
 from .._json import dumps
 from .._version import __version__
-from ._config import WebhookSpec
 from ._event import Notification
 from ._http import HttpError, parse_url, post
-from ._notifier import DeliveryError, Notifier
+from .config import WebhookSpec
+from .notifier import DeliveryError, Notifier
 
 EVENT_HEADER = "X-Coven-Event"
 DELIVERY_HEADER = "X-Coven-Delivery"

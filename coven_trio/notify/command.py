@@ -17,9 +17,9 @@ from typing import ClassVar
 
 from .._json import dumps
 from ..harness._process import SpawnError, run_command
-from ._config import CommandSpec
 from ._event import Notification
-from ._notifier import DeliveryError, Notifier
+from .config import CommandSpec
+from .notifier import DeliveryError, Notifier
 
 #: Longest value of one variable, in characters. Linux refuses a single environment
 #: string over 128 KiB (MAX_ARG_STRLEN) and the whole over ~2 MiB; a notification's

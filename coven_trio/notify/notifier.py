@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import trio
 
 from .._clock import utc_now
-from ._config import MAX_BACKOFF, NotifierSpec
 from ._event import Notification
+from .config import MAX_BACKOFF, NotifierSpec
 
 log = logging.getLogger("coven_trio.notify")
 

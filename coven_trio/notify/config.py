@@ -33,10 +33,10 @@ from typing import Any
 
 import attrs
 
+from .._defaults import NOTIFY_FILE as NOTIFY_FILE
 from ._event import ALL_KINDS, NotificationKind
 from ._http import parse_url
 
-NOTIFY_FILE = "notify.toml"
 #: A notifier list is a few hundred bytes; anything this big is not one.
 MAX_CONFIG_BYTES = 1024 * 1024
 #: Per delivery attempt: a desktop notifier answers in milliseconds, a webhook in well
