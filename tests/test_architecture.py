@@ -203,3 +203,17 @@ def test_the_checks_find_what_they_look_for() -> None:
 def test_no_module_is_over_the_size_limit() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/architecture.md lists the package by layer: a new module is named there (and
+    so placed) or this fails."""
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    unnamed = [
+        name
+        for name, path in _modules().items()
+        if path.name != "__init__.py" and path.name not in page
+    ]
+    assert unnamed == []
+    packages = {p.parent.name for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE}
+    assert sorted(p for p in packages if f"{p}/" not in page) == []
