@@ -29,12 +29,14 @@ from hypothesis.stateful import (
 from coven_trio.errors import CovenError, LaunchFailed, SendInputFailed
 from coven_trio.sessions import _events as ev
 from coven_trio.sessions._interaction import TurnInput
-from coven_trio.sessions._phases import TERMINAL, Shape
+from coven_trio.sessions._phases import TERMINAL, Phase, Shape
 from coven_trio.sessions._state import SessionState
-from coven_trio.vocabulary import TURN_SCOPED, Entry, EntryType, FailureCode
+from coven_trio.vocabulary import TURN_SCOPED, Ask, Entry, EntryType, FailureCode
 
 SHAPES = {
     "stream": Shape("s", "claude", stdin_turns=True, mode="stream"),
+    # run claude: its questions go to a person following, else are denied at once
+    "stream_person": Shape("s", "claude", stdin_turns=True, mode="stream", ask=Ask.PERSON),
     "per_turn": Shape("s", "codex", per_turn=True, mode="nonInteractive"),
     "one_shot": Shape("s", "codex", per_turn=True, one_shot=True, mode="nonInteractive"),
     "raw": Shape("s", "command", turns=False, mode="interactive"),
@@ -49,6 +51,7 @@ OUTPUT = st.sampled_from(
         (EntryType.TURN_COMPLETED, {}),
         (EntryType.TURN_FAILED, {"code": "x", "message": "y"}),
         (EntryType.INPUT_REQUESTED, {"requests": [{"requestId": "r", "kind": "question"}]}),
+        (EntryType.INPUT_REQUESTED, {"requests": [{"requestId": "t", "kind": "tool-approval"}]}),
         (EntryType.OUTPUT, {"data": "text"}),
     ]
 )
@@ -65,6 +68,7 @@ class SessionMachine(RuleBasedStateMachine):
         self.process = "none"  # none | starting | running | stopping
         self.count = 0
         self.steps = 0
+        self.people = 0
 
     # --- the model runtime -------------------------------------------------------------
 
@@ -181,7 +185,26 @@ class SessionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.process == "running" and not self.writes)
     @rule(entries=st.lists(OUTPUT, min_size=1, max_size=4))
     def output(self, entries: list[Entry]) -> None:
-        self.apply(ev.Output(list(entries)))
+        pending = set(self.state.interaction.pending)
+        unattended = self.state.shape.ask is Ask.PERSON and not self.people
+        in_turn = self.state.phase is Phase.TURN
+        step = self.apply(ev.Output(list(entries)))
+        if unattended:  # nobody to ask: nothing asked now is left open...
+            assert set(self.state.interaction.pending) <= pending
+            if in_turn and entries[0][0] is EntryType.INPUT_REQUESTED:
+                # ...and the first question of a turn is denied on the spot
+                assert any(isinstance(e, ev.Answer) for e in step.effects)
+
+    @rule(attach=st.booleans())
+    def person(self, attach: bool) -> None:
+        """A person starts or stops following the session (a chat, the dashboard)."""
+        if attach:
+            self.people += 1
+            self.apply(ev.PersonAttached())
+        elif self.people:
+            self.people -= 1
+            self.apply(ev.PersonLeft())
+        assert self.state.people == self.people
 
     @precondition(lambda self: self.checks > 0)
     @rule(ok=st.booleans())
