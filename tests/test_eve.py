@@ -189,10 +189,11 @@ async def test_live_tailer_sees_turns_and_past_the_end_waits(client: httpx.Async
 
 
 async def test_follow_up_status_codes(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_short: Path
 ) -> None:
-    monkeypatch.setenv("FAKE_HARNESS_MODE", "slow")
-    monkeypatch.setenv("FAKE_DELAY", "0.1")
+    # the turn runs until the gate opens: the mid-turn answers are mid-turn on any machine
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "gate")
+    monkeypatch.setenv("FAKE_GATE", str(tmp_short / "gate"))
     created = await create(client, message="a slow answer that streams for a while")
     sid, token = created["sessionId"], created["continuationToken"]
 
@@ -230,6 +231,7 @@ async def test_follow_up_status_codes(
     assert (unknown.status_code, unknown.json()["code"]) == (404, "session_not_found")
     tokenless = await client.post(f"{EVE}/session/ses_nope", json={"message": "x"})
     assert (tokenless.status_code, tokenless.json()["code"]) == (409, "session_not_active")
+    (tmp_short / "gate").touch()
     await read_turn(client, sid)
     matching = await post(
         {"continuationToken": token, "message": "now"}, authorization=f"Bearer {token}"
@@ -463,8 +465,9 @@ async def send(client: httpx.AsyncClient, sid: str, message: str) -> httpx.Respo
 async def test_cancel_stops_a_per_turn_process_and_the_session_goes_on(
     coder: Path, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_short: Path
 ) -> None:
-    monkeypatch.setenv("FAKE_HARNESS_MODE", "slow")
-    monkeypatch.setenv("FAKE_DELAY", "2")
+    # the turn goes on until cancelled (a gate nobody opens), however slow the machine
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "gate")
+    monkeypatch.setenv("FAKE_GATE", str(tmp_short / "never"))
     created = await create(client, message="take your time")
     sid = created["sessionId"]
     with trio.fail_after(30):  # until codex has started its turn

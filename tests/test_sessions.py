@@ -157,8 +157,8 @@ async def test_input_mid_turn_is_accepted_and_becomes_the_next_turn(
 async def test_a_full_input_queue_is_409_turn_active(
     client: httpx.AsyncClient, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_HARNESS_MODE", "slow")
-    monkeypatch.setenv("FAKE_DELAY", "0.5")
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "gate")  # the turn runs until the kill
+    monkeypatch.setenv("FAKE_GATE", str(project / "never"))
     sid = (await launch(client, project, harness="codex", prompt="a long answer"))["id"]
     await wait_for_kind(client, sid, "turn.started")
     codes = [
