@@ -68,8 +68,13 @@ async def run(args: argparse.Namespace) -> int:
     mode = args.mode
     if mode is None and command is None:
         mode = {"claude": "stream"}.get(args.harness, "nonInteractive") if prompt else "interactive"
+    permission = args.permission_mode
+    if permission is None and args.harness == "claude" and mode == "stream":
+        # a person ran it: they are asked — in the chat, or (once they leave it) in the
+        # inbox and a notification — from its first question on, never denied unasked
+        permission = "ask"
     options = {
-        "permissionMode": args.permission_mode,
+        "permissionMode": permission,
         "sandbox": args.sandbox,
         "approval": args.approval,
         "isolation": isolation(args),

@@ -144,3 +144,25 @@ def test_a_worktree_session_writes_in_its_worktree_and_the_diff_shows_it(
     found = json.loads(person.cli("diff", record["id"], "--json").stdout)
     assert [f["path"] for f in found["stat"]["files"]] == ["made.txt"]
     assert "+hello" in person.cli("diff", record["id"]).stdout
+
+
+def test_a_question_asked_before_anyone_attached_waits_for_the_person(
+    person: Person, anthropic: FakeAnthropic
+) -> None:
+    anthropic.replies.append(Reply([bash("touch later.txt && echo made later")]))
+    sid = person.cli("run", "--detach", "claude", "please make a file").stdout.strip()
+    with_question: list[dict[str, Any]] = []
+    for _ in range(600):  # until claude has asked (a fresh inbox read each time)
+        with_question = json.loads(person.cli("inbox", "--json").stdout)["items"]
+        if with_question:
+            break
+    [item] = with_question
+    assert (item["sessionId"], item["attached"]) == (sid, False)  # asked, and it waits
+    chat = person.spawn("attach", sid)
+    chat.expect("choose > ")
+    chat.sendline("1")
+    chat.expect("tool said: made later")
+    assert (person.project / "later.txt").exists()
+    chat.expect("> ")
+    chat.sendeof()
+    chat.expect(pexpect.EOF)
