@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import httpx
@@ -481,6 +482,29 @@ async def test_cancel_stops_a_per_turn_process_and_the_session_goes_on(
     assert again.json() == {"ok": True, "status": "no_active_turn"}
     monkeypatch.setenv("FAKE_HARNESS_MODE", "normal")
     assert (await send(client, sid, "after")).status_code == 200
+    await client.post(f"/api/v1/sessions/{sid}/kill")
+
+
+async def test_cancel_reaches_the_harness_even_where_the_daemon_ignores_interrupts(
+    coder: Path, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_short: Path
+) -> None:
+    """A daemon started where ^C is ignored (a script's ``cmd &``): its harnesses must not
+    inherit that, or a cancel (SIGINT) never stops a turn."""
+    monkeypatch.setenv("FAKE_HARNESS_MODE", "gate")
+    monkeypatch.setenv("FAKE_GATE", str(tmp_short / "never"))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        created = await create(client, message="take your time")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sid = created["sessionId"]
+    with trio.fail_after(30):  # until codex has started its turn
+        while "agent.start" not in (await client.get(f"/api/v1/events?sessionId={sid}")).text:
+            await trio.sleep(0.05)
+    assert (await client.post(f"{EVE}/session/{sid}/cancel", json={})).json()["ok"]
+    with trio.fail_after(30):  # without the reset the turn never ends
+        turn = types(await read_turn(client, sid))
+    assert turn[-3:] == ["exit", "turn.cancelled", "session.waiting"]
     await client.post(f"/api/v1/sessions/{sid}/kill")
 
 

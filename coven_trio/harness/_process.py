@@ -231,6 +231,9 @@ async def _open(
     """Every harness starts the same way: its own session (process group), all three
     standard streams on ``stdio`` (pipes, or the PTY's child side, which then becomes
     its controlling terminal)."""
+    # A daemon started where ^C is ignored (a script's `cmd &`, some service managers)
+    # would hand that on: a cancel (SIGINT) would then never reach a harness.
+    ignored = any(signal.getsignal(s) is signal.SIG_IGN for s in _INTERRUPTS)
     with REAPER.spawning():
         process = await trio.lowlevel.open_process(
             list(argv),
@@ -240,19 +243,32 @@ async def _open(
             stdout=stdio,
             stderr=stdio,
             start_new_session=True,
-            preexec_fn=_take_terminal if tty else None,
+            preexec_fn=_take_terminal if tty else (_default_interrupts if ignored else None),
         )
         REAPER.started(process.pid)  # before any other task runs: trio waits for it
     return process
 
 
+#: Signals a harness must not inherit as ignored: ^C and cancel (SIGINT), ^\ (SIGQUIT).
+_INTERRUPTS = (signal.SIGINT, signal.SIGQUIT)
+
+
+def _default_interrupts() -> None:  # pragma: no cover - runs in the child, before exec
+    """In the child: ^C and ^\\ do what they do by default (an ignored disposition would
+    survive the exec; a handled one is reset by it anyway)."""
+    for signum in _INTERRUPTS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _take_terminal() -> None:  # pragma: no cover - runs in the child, between fork and exec
     """In the child, after ``setsid``: make stdin (the PTY) the controlling terminal, and
     let a hangup end the harness (a daemon started under ``nohup`` ignores SIGHUP, and
-    its children would inherit that: the daemon's death would then leave them running).
-    Only system calls: nothing here may take a lock another thread could hold."""
+    its children would inherit that: the daemon's death would then leave them running),
+    as ^C and ^\\ do. Only system calls: nothing here may take a lock another thread
+    could hold."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _default_interrupts()
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
