@@ -14,6 +14,7 @@ out. Either way the socket and ``daemon.json`` are removed.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -159,7 +160,7 @@ async def serve(
                     sessions=SessionRegistry(config, harnesses, store),
                     notifications=Dispatcher.from_home(home),
                 )
-                daemon.sessions.observe = _observer(daemon.notifications)
+                daemon.sessions.observe = _observer(daemon.notifications, daemon.sessions)
                 identity = DaemonIdentity(
                     pid=pid,
                     started_at=started_at,
@@ -256,6 +257,7 @@ async def _serve_until_shutdown(
         if daemon.web is not None:
             await daemon.web.stop()
         server.stop_accepting()
+        daemon.notifications.end_followers()  # their streams end now, not at the grace
         with trio.move_on_after(config.shutdown_grace) as grace:
             await daemon.sessions.stop_all()
             await server.wait_idle()
@@ -299,13 +301,13 @@ async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
         return
     if settings is None:
         return
-    try:
-        from .fleet.service import registry_launcher, run_fleet
-    except ImportError as exc:  # installed without the `fleet` extra
-        error = f"{exc}; install coven-trio[fleet]"
+    if importlib.util.find_spec("nats") is None:  # installed without the `fleet` extra
+        error = "nats-py is not installed: pip install 'coven-trio[fleet]'"
         log.error("the fleet is off: %s", error)
         parts["fleet"] = lambda: {"error": error}
         return
+    from .fleet.service import registry_launcher, run_fleet
+
     fleet = functools.partial(
         run_fleet,
         settings,
@@ -318,11 +320,16 @@ async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
     log.info("fleet: host %s on %s", settings.host, ", ".join(settings.servers))
 
 
-def _observer(dispatcher: Dispatcher) -> Callable[[Session, list[Entry]], None]:
+def _observer(
+    dispatcher: Dispatcher, sessions: SessionRegistry
+) -> Callable[[Session, list[Entry]], None]:
     """What every session journals, read for the moments a person hears about; quiet
-    for notifiers that say so while a person follows the session."""
+    for notifiers that say so while a person follows the session, and while the daemon
+    itself stops (its sessions' ends are not news)."""
 
     def observe(session: Session, entries: list[Entry]) -> None:
+        if sessions.closing:
+            return
         about = About(session.id, session.project_root, session.harness, session.title)
         for notification in moments(entries, about):
             dispatcher.publish(notification, attached=session.people > 0)

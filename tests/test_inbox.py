@@ -262,3 +262,33 @@ async def test_a_webhook_that_hangs_never_holds_up_a_turn(
         hook = (await client.get("/api/v1/health")).json()["notify"]["notifiers"]["hook"]
         assert hook["delivered"] == 0 and hook["queued"] == 2  # one hanging, one waiting
         nursery.cancel_scope.cancel()
+
+
+async def test_the_daemons_own_stop_is_not_news_and_followers_do_not_hold_it_up(
+    home: Path, project: Path, note_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping the daemon ends its idle sessions without a `finished` for each, and a
+    client following the notifications is let go at once, not at the end of the grace."""
+    import coven_trio
+
+    from .conftest import FAST
+
+    async with coven_trio.open_daemon(home=home, **{**FAST, "shutdown_grace": 30.0}) as daemon:
+        transport = httpx.AsyncHTTPTransport(uds=str(daemon.socket_path))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+            record = await launch(client, project, harness="claude", prompt="hi")
+            await wait_for_kind(client, record["id"], "session.waiting")
+            told = [
+                n["kind"]
+                for n in (await client.get("/api/v1/notifications")).json()["notifications"]
+            ]
+            assert told == ["finished"]  # the turn
+            async with client.stream(
+                "GET", "/api/v1/notifications", params={"follow": "1", "afterSeq": "1"}
+            ) as stream:
+                with trio.fail_after(20):  # well inside the 30 s grace
+                    daemon.shutdown()
+                    async for _ in stream.aiter_lines():
+                        pass  # ends when the daemon lets its followers go
+                    await daemon.stopped.wait()
+    assert [n.kind for n in daemon.notifications.snapshot()] == ["finished"]

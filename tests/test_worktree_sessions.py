@@ -141,8 +141,22 @@ async def test_a_live_session_is_discarded_only_with_kill(
     assert (live.status_code, live.json()["error"]["code"]) == (409, "worktree.session_live")
     done = await post(client, record["id"], "discard", force=True, kill=True)
     assert done.status_code == 200
-    assert (await client.get(f"/api/v1/sessions/{record['id']}")).json()["status"] == "killed"
+    after = (await client.get(f"/api/v1/sessions/{record['id']}")).json()
+    assert (after["status"], after["worktree"]) == ("killed", None)
     assert branches(repo) == []
+
+
+async def test_discard_with_kill_of_a_session_already_ending_waits_for_its_end(
+    client: httpx.AsyncClient, tmp_short: Path
+) -> None:
+    repo = make_repo(tmp_short)
+    record = await launch(
+        client, repo, harness="command", command=["sleep", "600"], isolation="worktree"
+    )
+    assert (await client.post(f"/api/v1/sessions/{record['id']}/kill")).status_code == 202
+    done = await post(client, record["id"], "discard", force=True, kill=True)
+    assert done.status_code == 200, done.text
+    assert (await client.get(f"/api/v1/sessions/{record['id']}")).json()["worktree"] is None
 
 
 @pytest.mark.parametrize(

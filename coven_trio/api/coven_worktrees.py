@@ -94,7 +94,8 @@ class WorktreeViews:
                     "kill it first, or discard with kill",
                     details={"sessionId": session.id},
                 )
-            session.kill()
+            if session.live:  # else it is ending already (a kill under way)
+                session.kill()
             await session.done.wait()
         done = await worktrees.discard(wt, force=force)
         await self.ctx.sessions.worktree_discarded(session)

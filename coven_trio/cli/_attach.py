@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import trio
 
 from ..client import Client
+from ._lines import read_some
 
 #: The detach key: Ctrl-] (0x1d), telnet's escape.
 DETACH = b"\x1d"
@@ -60,23 +61,24 @@ def _write(data: bytes) -> None:
 
 
 async def _keys(client: Client, session_id: str, detached: trio.Event) -> None:
-    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    """Every keystroke to the session. stdin stays blocking (``read_some``): it is the
+    same open file as the stdout the session's output is written to."""
     # A character pasted across two reads must not become two replacement marks.
     decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
-    async with stdin:
-        while True:
-            data = await stdin.receive_some(4096)
-            if not data:
-                detached.set()
-                return
-            if DETACH in data:
-                before = decode(data.split(DETACH, 1)[0], final=True)
-                if before:
-                    await client.send_input(session_id, before)
-                detached.set()
-                return
-            if text := decode(data):
-                await client.send_input(session_id, text)
+    fd = sys.stdin.fileno()
+    while True:
+        data = await read_some(fd)
+        if not data:
+            detached.set()
+            return
+        if DETACH in data:
+            before = decode(data.split(DETACH, 1)[0], final=True)
+            if before:
+                await client.send_input(session_id, before)
+            detached.set()
+            return
+        if text := decode(data):
+            await client.send_input(session_id, text)
 
 
 async def _window(client: Client, session_id: str) -> None:

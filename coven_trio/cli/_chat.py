@@ -190,7 +190,7 @@ class Chat:
     async def run(self) -> str:
         """Chat until the person leaves (``detached``) or the session ends (``ended``)."""
         outcome = "detached"
-        async with self.lines, trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow)
             nursery.start_soon(self._interrupts, nursery.cancel_scope)
             async for first in self.states:

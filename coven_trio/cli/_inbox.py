@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from ..client import ClientError
 from ..client import _targets as to
 from ._commands import EXIT_OK, EXIT_REFUSED, _client, _print_json, call
 
@@ -123,7 +124,11 @@ def _walk(args: argparse.Namespace, items: list[dict[str, Any]]) -> int:
             print()
             break
         if reply:
-            _respond(args, item, _option(item, reply))
+            try:
+                _respond(args, item, _option(item, reply))
+            except ClientError as exc:  # answered elsewhere meanwhile, or the session ended
+                print(f"   ({exc})")
+                continue
             print("   answered")
     return EXIT_OK
 

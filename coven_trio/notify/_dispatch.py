@@ -214,6 +214,12 @@ class Dispatcher:
             for subscriber in list(self._subscribers):
                 self._unsubscribe(subscriber)
 
+    def end_followers(self) -> None:
+        """End every follower now (their iterators stop): the daemon is stopping, and a
+        client following must not hold its stop up."""
+        for subscriber in list(self._subscribers):
+            self._unsubscribe(subscriber)
+
     async def flushed(self) -> None:
         """Wait until every notifier delivered, failed or dropped all it was given (only
         while :meth:`run` runs)."""

@@ -193,6 +193,10 @@ class SessionRegistry:
         self._launching += 1
         try:
             async with isolated(plan, self.config.home, session_id) as (plan, worktree):
+                if self.closing:  # the daemon began to stop while git made the worktree
+                    raise CapacityExhausted(
+                        "The daemon is shutting down.", headers=[("retry-after", "1")]
+                    )
                 session = self._prepare(
                     session_id,
                     request,
@@ -243,16 +247,26 @@ class SessionRegistry:
         self.store.save_session(session.id, session.describe(), session.state.ended)
 
     async def worktree_discarded(self, session: Session | Historical) -> None:
-        """The session's worktree is gone: its record says so from now on (and the store
-        may prune the session again)."""
+        """The session's worktree is gone: its record says so from now on, wherever it is
+        kept by then (the session may have left memory while git worked), and the store
+        may prune the session again."""
+        held = self._sessions.get(session.id)
         if isinstance(session, Session):
             session.worktree = None
-            self._on_change(session)
-            return
-        session.stored = {**session.stored, "worktree": None}
-        if session.id in self.retention.records:
-            self.retention.records[session.id] = session.stored
-        await self.store.update_record(session.id, session.stored)
+        else:
+            session.stored = {**session.stored, "worktree": None}
+        if held is not None:
+            held.worktree = None
+            self._on_change(held)
+        retained = self.retention.records.get(session.id)
+        if retained is not None:
+            self.retention.records[session.id] = {**retained, "worktree": None}
+        if held is None:
+            record = retained if retained is not None else session.describe()
+            try:
+                await self.store.update_record(session.id, {**record, "worktree": None})
+            except Exception:  # the worktree is gone either way: say so, do not fail
+                log.exception("session %s: could not record its discarded worktree", session.id)
 
     def _on_entries(self, session: Session, entries: list[Entry]) -> None:
         if self.observe is not None:

@@ -69,6 +69,7 @@ class SqliteStore(Store):
         self._keys: dict[str, int] = {}
         (self._last_key,) = write.execute("SELECT COALESCE(MAX(num), 0) FROM sessions").fetchone()
         self._reads = trio.CapacityLimiter(1)
+        self._maintaining = trio.Lock()
         self.last_prune_at: str | None = None
         self._pruned_clock: float | None = None
         #: ``(when, database bytes, WAL bytes, free disk bytes)``: three syscalls that
@@ -182,7 +183,8 @@ class SqliteStore(Store):
     # --- maintenance ---------------------------------------------------------------------
 
     async def recover(self, note: str) -> list[Orphan]:
-        return await trio.to_thread.run_sync(self._recover, note)
+        async with self._maintaining:
+            return await trio.to_thread.run_sync(self._recover, note)
 
     def _recover(self, note: str) -> list[Orphan]:
         conn = self._maintenance
@@ -226,10 +228,12 @@ class SqliteStore(Store):
     async def update_record(self, session_id: str, record: dict[str, Any]) -> None:
         text = dumps(record).decode()
         sql = "UPDATE sessions SET record = ? WHERE id = ?"
-        await trio.to_thread.run_sync(self._maintenance.execute, sql, (text, session_id))
+        async with self._maintaining:  # one user of the maintenance connection at a time
+            await trio.to_thread.run_sync(self._maintenance.execute, sql, (text, session_id))
 
     async def prune(self, max_age_seconds: float | None, max_bytes: int | None) -> Pruned:
-        result = await trio.to_thread.run_sync(self._prune, max_age_seconds, max_bytes)
+        async with self._maintaining:
+            result = await trio.to_thread.run_sync(self._prune, max_age_seconds, max_bytes)
         self.last_prune_at = utc_now()
         self._pruned_clock = time.monotonic()
         return result

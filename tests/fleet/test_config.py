@@ -93,3 +93,24 @@ def test_the_daemon_side_import_loads_neither_nats_nor_asyncio(tmp_path: Path) -
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_fleet_without_nats_py_is_reported_and_the_daemon_serves_on(
+    tmp_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    import coven_trio
+
+    home = tmp_short / "home"
+    home.mkdir(mode=0o700)
+    (home / "fleet.toml").write_text('servers = ["nats://127.0.0.1:1"]\nhost = "alpha"\n')
+    os.chmod(home / "fleet.toml", 0o600)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nats" else real(name, *a)
+    )
+    async with coven_trio.open_daemon(home=home, store="memory") as daemon:
+        assert daemon.ctx is not None
+        fleet = daemon.ctx.health_parts["fleet"]()
+        assert "nats-py is not installed" in fleet["error"]
