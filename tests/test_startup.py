@@ -1,5 +1,6 @@
 """What a daemon loads before its first answer: not the surfaces a request may never ask
-for (the web dashboard, git worktrees, the fleet, the notifiers, cattrs, TOML). Each is
+for (the web dashboard, the eve mount, git worktrees, the fleet, the notifiers, cattrs,
+TOML). Each is
 imported with its first use; the startup benchmark (benchmarks/people.py) has the
 figures."""
 
@@ -21,6 +22,7 @@ import coven_trio
 from coven_trio.config import Config
 
 LAZY = ("coven_trio.web", "coven_trio.worktrees", "coven_trio.fleet", "coven_trio.cli",
+        "coven_trio.api.eve_v1", "coven_trio.agents",
         "coven_trio.notify.webhook", "coven_trio.notify.command", "coven_trio.notify.config",
         "cattrs", "tomllib")
 
