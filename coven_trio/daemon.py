@@ -35,21 +35,22 @@ from ._home import (
     remove_daemon_json,
     write_daemon_json,
 )
+from ._upkeep import orphan_note, prune_periodically, stop_orphans
 from ._version import __version__
 from .api import ApiContext, DaemonIdentity, build_router
-from .config import STORE_PRUNE_INTERVAL, Config
+from .config import Config
 from .harness import HarnessCatalog
-from .harness._tree import REAPER, become_subreaper, stop_leftovers
+from .harness._tree import REAPER, become_subreaper
 from .http import HttpServer, Router
-from .journal import Journal
-from .models import LaunchRequest, SessionRecord
 from .notify import About, Dispatcher, moments
-from .sessions import Session, SessionRegistry
-from .store import Orphan, Store, StoreUnavailable, open_store
-from .vocabulary import Entry
+from .store import Store, StoreUnavailable, open_store
 
 if TYPE_CHECKING:
     from .fleet.service import FleetHealth
+    from .journal import Journal
+    from .models import LaunchRequest, SessionRecord
+    from .sessions import Session, SessionRegistry
+    from .vocabulary import Entry
     from .web import WebManager
 
 log = logging.getLogger("coven_trio.daemon")
@@ -64,7 +65,7 @@ class Daemon:
     pid: int
     started_at: str
     harnesses: HarnessCatalog
-    sessions: SessionRegistry
+    store: Store
     _started_clock: float = attrs.field(factory=trio.current_time)
     _shutdown: trio.Event = attrs.field(factory=trio.Event)
     _force: trio.CancelScope = attrs.field(factory=trio.CancelScope)
@@ -83,6 +84,23 @@ class Daemon:
     notifications: Dispatcher = attrs.field(factory=Dispatcher)
     #: The fleet's state, while it runs (``<home>/fleet.toml``).
     fleet: FleetHealth | None = None
+    _sessions: SessionRegistry | None = None
+
+    @property
+    def sessions(self) -> SessionRegistry:
+        """Every session of this daemon. The session machinery loads with the first
+        request that needs it (a launch, a list, a stream): a daemon asked only for its
+        health, or started to be ready, has not paid for it."""
+        if self._sessions is None:
+            from .sessions import SessionRegistry
+
+            assert self._nursery is not None, "the daemon is not serving"
+            registry = SessionRegistry(self.config, self.harnesses, self.store)
+            registry.observe = _observer(self.notifications, registry)
+            registry.closing = self._shutdown.is_set()  # loaded as the daemon stops
+            self._nursery.start_soon(registry.run)
+            self._sessions = registry
+        return self._sessions
 
     @property
     def connections(self) -> int:
@@ -157,10 +175,9 @@ async def serve(
                     pid=pid,
                     started_at=started_at,
                     harnesses=harnesses,
-                    sessions=SessionRegistry(config, harnesses, store),
+                    store=store,
                     notifications=Dispatcher.from_home(home),
                 )
-                daemon.sessions.observe = _observer(daemon.notifications, daemon.sessions)
                 identity = DaemonIdentity(
                     pid=pid,
                     started_at=started_at,
@@ -170,7 +187,7 @@ async def serve(
                 )
                 ctx = ApiContext(
                     config=config,
-                    sessions=daemon.sessions,
+                    registry=lambda: daemon.sessions,
                     harnesses=harnesses,
                     identity=identity,
                     store=store,
@@ -236,18 +253,17 @@ async def _serve_until_shutdown(
     previous: dict[str, Any] | None,
 ) -> None:
     config = daemon.config
-    store = daemon.sessions.store
+    store = daemon.store
     async with trio.open_nursery() as nursery:
+        daemon._nursery = nursery
         if subreaper:
             await nursery.start(REAPER.run)
         await nursery.start(store.run)
-        orphans = await store.recover(_orphan_note(previous))
-        nursery.start_soon(_stop_orphans, orphans, config.term_grace)
-        nursery.start_soon(_prune_periodically, store, config)
+        orphans = await store.recover(orphan_note(previous))
+        nursery.start_soon(stop_orphans, orphans, config.term_grace)
+        nursery.start_soon(prune_periodically, store, config)
         await nursery.start(daemon.notifications.run)
-        await nursery.start(daemon.sessions.run)
         await _fleet(nursery, daemon)
-        daemon._nursery = nursery
         await _web(daemon)
         await nursery.start(server.serve, sock)
         log.info("serving %s (pid %d)", daemon.socket_path, daemon.pid)
@@ -259,7 +275,8 @@ async def _serve_until_shutdown(
         server.stop_accepting()
         daemon.notifications.end_followers()  # their streams end now, not at the grace
         with trio.move_on_after(config.shutdown_grace) as grace:
-            await daemon.sessions.stop_all()
+            if daemon._sessions is not None:
+                await daemon._sessions.stop_all()
             await server.wait_idle()
         if grace.cancelled_caught:
             log.warning("shutdown grace of %gs ran out", config.shutdown_grace)
@@ -312,7 +329,7 @@ async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
         run_fleet,
         settings,
         home=daemon.config.home,
-        store_path=daemon.sessions.store.path,
+        store_path=daemon.store.path,
         launch=registry_launcher(daemon.sessions),
     )
     health = daemon.fleet = await nursery.start(fleet)
@@ -335,43 +352,6 @@ def _observer(
             dispatcher.publish(notification, attached=session.people > 0)
 
     return observe
-
-
-def _orphan_note(previous: dict[str, Any] | None) -> str:
-    who = "The previous daemon"
-    if previous is not None and isinstance(previous.get("pid"), int):
-        who += f" (pid {previous['pid']}, started {previous.get('startedAt', '?')})"
-    return f"{who} stopped while this session was live; its outcome is unknown."
-
-
-async def _stop_orphans(orphans: list[Orphan], grace: float) -> None:
-    """Stop what a previous daemon left running of its sessions, concurrently."""
-
-    async def stop(orphan: Orphan) -> None:
-        problems = await stop_leftovers(orphan.session_id, orphan.processes, grace)
-        for problem in problems:
-            log.warning("orphaned session %s: could not stop %s", orphan.session_id, problem)
-
-    if orphans:
-        log.warning("%d session(s) were live when the previous daemon stopped", len(orphans))
-    async with trio.open_nursery() as nursery:
-        for orphan in orphans:
-            nursery.start_soon(stop, orphan)
-
-
-async def _prune_periodically(store: Store, config: Config) -> None:
-    """Retention of the store: at startup, then every STORE_PRUNE_INTERVAL."""
-    while True:
-        try:
-            pruned = await store.prune(config.store_max_age_days * 86400, config.store_max_bytes)
-        except Exception:  # a failing disk must not end the daemon; health says so
-            log.exception("pruning the store failed")
-        else:
-            if pruned.sessions:
-                log.info(
-                    "pruned %d sessions (%d bytes) from the store", pruned.sessions, pruned.bytes
-                )
-        await trio.sleep(STORE_PRUNE_INTERVAL)
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("client", ("coven_trio.client",)),
     ("serve", ("coven_trio._serve",)),
     ("package", ("coven_trio",)),  # the root: lazy names of the public API
-    ("daemon", ("coven_trio.daemon",)),
+    ("daemon", ("coven_trio.daemon", "coven_trio._upkeep")),
     ("listeners and fleet", ("coven_trio.web", "coven_trio.fleet")),
     ("views", ("coven_trio.api",)),
     ("http", ("coven_trio.http",)),

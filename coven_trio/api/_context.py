@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -16,8 +16,10 @@ import trio
 from ..config import Config
 from ..harness import HarnessCatalog
 from ..notify import Dispatcher
-from ..sessions import SessionRegistry
 from ..store import Store
+
+if TYPE_CHECKING:
+    from ..sessions import SessionRegistry
 
 
 @attrs.frozen
@@ -39,7 +41,8 @@ class DaemonIdentity:
 @attrs.frozen
 class ApiContext:
     config: Config
-    sessions: SessionRegistry
+    #: The daemon's sessions, loaded with the first view that asks (:attr:`sessions`).
+    registry: Callable[[], SessionRegistry]
     harnesses: HarnessCatalog
     identity: DaemonIdentity
     store: Store = attrs.field(factory=Store)
@@ -52,3 +55,8 @@ class ApiContext:
     #: More of the health handshake, by key, from the daemon's services (``notify``,
     #: ``fleet``): each called when health is asked for.
     health_parts: dict[str, Callable[[], Any]] = attrs.field(factory=dict)
+
+    @property
+    def sessions(self) -> SessionRegistry:
+        """Every session of the daemon (the first call loads the session machinery)."""
+        return self.registry()

@@ -30,9 +30,7 @@ from ._context import ApiContext
 from ._params import input_data, int_param, parse_int
 from ._tail import attended, event_records, tail
 from .coven_extras import CovenExtras
-
-API_VERSION = "coven.daemon.v1"
-PREFIX = "/api/v1"
+from .coven_health import PREFIX
 
 
 class Action(StrEnum):
@@ -78,44 +76,8 @@ class CovenV1:
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
-        self._health: tuple[list[str], dict[str, Any]] | None = None
 
-    # --- handshake -----------------------------------------------------------------------
-
-    def health_body(self) -> dict[str, Any]:
-        """The handshake. Only ``uptime`` changes between calls (and the harness list on
-        a refresh), so the rest is built through the models once and reused."""
-        who = self.ctx.identity
-        harnesses = self.ctx.harnesses.available()
-        if self._health is None or self._health[0] != harnesses:
-            health = models.Health(
-                ok=True,
-                api_version=API_VERSION,
-                coven_version=who.version,
-                capabilities=models.Capabilities(
-                    sessions=True, events=True, actions=True, harnesses=harnesses
-                ),
-                daemon=models.DaemonInfo(
-                    pid=who.pid,
-                    uptime=0.0,
-                    started_at=who.started_at,
-                    socket=str(who.socket_path),
-                ),
-            )
-            self._health = (harnesses, models.unstructure(health))
-        body = dict(self._health[1])
-        body["daemon"] = {**body["daemon"], "uptime": round(who.uptime, 3)}
-        store = self.ctx.store.health()
-        if store is not None:
-            body.update(store)
-        elif self.ctx.store_error is not None:
-            body["storage"] = {"status": "degraded", "lastError": self.ctx.store_error}
-        for key, part in self.ctx.health_parts.items():
-            body[key] = part()
-        return body
-
-    async def health(self, request: Request) -> Response:
-        return Response.json(self.health_body())
+    # --- handshake (health itself: coven_health.py) ---------------------------------
 
     async def api_version(self, request: Request) -> Response:
         return Response.json({"apiVersion": "v1", "supportedApiVersions": ["v1"]})
@@ -358,7 +320,6 @@ def install(router: Router, ctx: ApiContext) -> CovenV1:
     """Every route under ``/api/v1`` and, as Coven serves them, unprefixed too."""
     api, more = CovenV1(ctx), CovenExtras(ctx)
     routes = [
-        ("GET", "/health", api.health),
         ("GET", "/api-version", api.api_version),
         ("GET", "/capabilities", api.capabilities),
         ("GET", "/capabilities/harnesses", more.capabilities_harnesses),

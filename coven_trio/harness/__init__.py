@@ -15,10 +15,7 @@ import attrs
 
 from ..vocabulary import HarnessId, LaunchMode
 from ._driver import Driver, model_id
-from .claude import ClaudeDriver
-from .codex import CodexDriver
-from .command import CommandDriver
-from .manifest import Manifest, ManifestDriver, load_manifests
+from .manifest import Manifest, load_manifests
 
 
 @attrs.frozen
@@ -116,7 +113,10 @@ def make_driver(
     command: list[str] | None,
     options: Options,
 ) -> Driver:
-    """The driver for one session of ``spec`` (inputs already validated)."""
+    """The driver for one session of ``spec`` (inputs already validated). The adapters
+    load with the first session of theirs: a daemon starts without them."""
+    from .claude import ClaudeDriver
+
     model, conversation = options.model, options.conversation
     if spec.manifest is not None:
         if mode is LaunchMode.STREAM:
@@ -128,6 +128,8 @@ def make_driver(
                 stream_args=spec.manifest.stream_args,
                 model_flag=flag or "--model",
             )
+        from .manifest import ManifestDriver
+
         return ManifestDriver(executable=executable, mode=mode, model=model, manifest=spec.manifest)
     resume = conversation is not None and conversation[0] == "resume"
     if spec.id == HarnessId.CLAUDE:
@@ -145,6 +147,8 @@ def make_driver(
             resume=resume,
         )
     if spec.id == HarnessId.CODEX:
+        from .codex import CodexDriver
+
         return CodexDriver(
             executable=executable,
             mode=mode,
@@ -155,6 +159,8 @@ def make_driver(
             conversation_id=conversation[1] if conversation else None,
             resume=resume,
         )
+    from .command import CommandDriver
+
     return CommandDriver(executable=executable, mode=mode, argv=tuple(command or ()))
 
 

@@ -115,20 +115,30 @@ class Router:
 
     api_versions: tuple[str, ...] = ("v1",)
     _routes: list[_Route] = attrs.field(factory=list)
-    #: Route groups not loaded yet: ``(prefix, load)``; ``load(router)`` adds them when the
-    #: first request under ``prefix`` comes (an optional surface costs no startup).
+    #: Route groups not loaded yet: ``(prefix, load)``; ``load(router)`` adds them when a
+    #: request under ``prefix`` finds no route among those loaded (an optional surface,
+    #: or the sessions' API behind the health check, costs no startup).
     _mounts: list[tuple[str, Callable[[Router], object]]] = attrs.field(factory=list)
 
     def mount(self, prefix: str, load: Callable[[Router], object]) -> None:
-        """Load the routes under ``prefix`` with the first request for one of them."""
+        """Load the routes under ``prefix`` (``""``: any path) when the first request
+        under it matches none of the routes already there."""
         self._mounts.append((prefix, load))
 
-    def _load(self, path: str) -> None:
+    def load_all(self) -> None:
+        """Load every mounted group now (to list every route the router serves)."""
+        while self._mounts:
+            self._mounts.pop(0)[1](self)
+
+    def _load(self, path: str) -> bool:
+        loaded = False
         for mount in list(self._mounts):
             prefix, load = mount
             if path == prefix or path.startswith(prefix + "/"):
                 self._mounts.remove(mount)
                 load(self)
+                loaded = True
+        return loaded
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         regex = (
@@ -141,19 +151,11 @@ class Router:
         self._routes.append(_Route(method, re.compile(regex), handler))
 
     def resolve(self, request: Request) -> Handler:
-        if self._mounts:
-            self._load(request.path)
-        allowed: list[str] = []
-        for route in self._routes:
-            match = route.pattern.match(request.path)
-            if match is None:
-                continue
-            if route.method == request.method or (
-                route.method == "GET" and request.method == "HEAD"
-            ):
-                request.params = match.groupdict()
-                return route.handler
-            allowed.append(route.method)
+        handler, allowed = self._match(request)
+        if handler is None and self._mounts and self._load(request.path):
+            handler, allowed = self._match(request)
+        if handler is not None:
+            return handler
         if allowed:
             raise MethodNotAllowed(
                 f"Method {request.method} is not allowed on {request.path}.",
@@ -169,3 +171,19 @@ class Router:
                 },
             )
         raise NotFound("Route not found.")
+
+    def _match(self, request: Request) -> tuple[Handler | None, list[str]]:
+        """The route's handler (its params set on ``request``), else the methods the
+        path allows."""
+        allowed: list[str] = []
+        for route in self._routes:
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            if route.method == request.method or (
+                route.method == "GET" and request.method == "HEAD"
+            ):
+                request.params = match.groupdict()
+                return route.handler, allowed
+            allowed.append(route.method)
+        return None, allowed

@@ -1,11 +1,10 @@
 """Every session of this daemon: launch, lookup, retention.
 
-Sessions run as tasks of the registry's nursery, which lives in the daemon's. A launch
-is validated (:mod:`coven_trio.launch`) before anything exists and registered only once
-its first process runs with its prompt, so a refused or failed launch leaves nothing.
-
-Memory holds the live sessions; an ended session leaves memory once the store has all
-of it and is read from the store from then on (``_retention.py``, :meth:`find`).
+Sessions run as tasks of the registry's nursery (in the daemon's, from the first request
+for a session). A launch is validated (:mod:`coven_trio.launch`) before anything exists
+and registered only once its first process runs with its prompt, so a refused or failed
+launch leaves nothing. Memory holds the live sessions; an ended session leaves memory
+once the store has all of it and is read from there on (``_retention.py``, :meth:`find`).
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ class SessionRegistry:
         self.retention = Retention(config, self.store, self._sessions)
         self.budget = self.retention.budget
         self._nursery: trio.Nursery | None = None
+        self._running = trio.Event()  # run's nursery is there
         self._launching = 0
         self.closing = False
         #: Told what every session journals, as it does (the daemon's notifications).
@@ -71,6 +71,7 @@ class SessionRegistry:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self._running.set()
             task_status.started()
             while True:  # ended sessions the writer was behind on leave memory later
                 await trio.sleep(RETAIN_INTERVAL)
@@ -210,6 +211,7 @@ class SessionRegistry:
                 )
                 if plan.conversation is not None and plan.conversation[0] == "resume":
                     session.resumed_from = await self.latest_on(plan.conversation[1])
+                await self._running.wait()
                 assert self._nursery is not None
                 try:
                     await self._nursery.start(session.run)
@@ -232,16 +234,15 @@ class SessionRegistry:
         self.retention.ended(session)
 
     def _persist(self, session: Session) -> None:
-        """A launched session goes to the store: its row, what its journal holds so far,
-        then every line as it is written (a launch that failed never reaches it)."""
+        """A launched session goes to the store: its row, its journal, then each line."""
         self.store.save_session(session.id, session.describe(), session.state.ended)
         journal = session.journal
         for index in range(len(journal)):
             line = journal.line(index)
             self.store.append(session.id, index, line, journal.type_of(index) in LIFECYCLE_TYPES)
         journal.sink = self.store.append
-        if session.pid is not None:
-            self._on_processes(session, [p for p in [identity(session.pid)] if p])
+        if session.pid is not None and (process := identity(session.pid)):
+            self._on_processes(session, [process])
 
     def _on_change(self, session: Session) -> None:
         self.store.save_session(session.id, session.describe(), session.state.ended)

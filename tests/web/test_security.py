@@ -32,6 +32,7 @@ def _concrete(pattern: re.Pattern[str]) -> str:
 
 def _routes(daemon: Daemon) -> list[tuple[str, str]]:
     assert daemon.router is not None
+    daemon.router.load_all()  # what loads with a first request is served too
     return sorted({(r.method, _concrete(r.pattern)) for r in daemon.router._routes})
 
 
