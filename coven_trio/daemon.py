@@ -124,7 +124,8 @@ class Daemon:
         """Launch a session, as ``POST /api/v1/sessions`` does (same checks and
         errors)."""
         session = await self.sessions.launch(request)
-        return session.record()
+        assert session.launched is not None
+        return session.launched
 
     def load_web(self) -> WebManager:
         """The web dashboard's manager, loaded with its first use (``coven-trio web``, a

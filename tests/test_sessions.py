@@ -105,6 +105,26 @@ async def test_launch_claude_stream_and_replay_equals_live_tail(
     ]
 
 
+async def test_a_launch_answers_the_record_as_launched_however_fast_the_process_ends(
+    client: httpx.AsyncClient, project: Path
+) -> None:
+    """The 201 waits for the store to commit the launch; a process may end meanwhile.
+    The answer is the record as launched (Coven's is, too): running, then the events."""
+    records: list[dict[str, object]] = []
+
+    async def one() -> None:
+        records.append(await launch(client, project, harness="command", command=["true"]))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(10):
+            nursery.start_soon(one)
+    assert [r["status"] for r in records] == ["running"] * 10
+    for record in records:
+        await wait_for_kind(client, str(record["id"]), "session.completed")
+        answer = await client.get(f"/api/v1/sessions/{record['id']}")
+        assert answer.json()["status"] == "completed"
+
+
 async def test_input_to_claude_stream_starts_a_new_turn(
     client: httpx.AsyncClient, project: Path, fakes_on_path: Path
 ) -> None:

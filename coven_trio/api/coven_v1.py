@@ -178,7 +178,7 @@ class CovenV1:
     async def launch(self, request: Request) -> Response:
         launch = models.structure(request.json_object(), models.LaunchRequest)
         session = await self.ctx.sessions.launch(launch)
-        return Response.json(models.unstructure(session.record()), status=201)
+        return Response.json(models.unstructure(session.launched), status=201)
 
     async def get_session(self, request: Request) -> Response:
         session = await self.ctx.sessions.find(request.params["id"])

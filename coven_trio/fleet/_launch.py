@@ -49,7 +49,7 @@ def registry_launcher(sessions: SessionRegistry) -> Launch:
     async def launch(body: dict[str, Any]) -> dict[str, Any]:
         request = models.structure(body, models.LaunchRequest)
         session = await sessions.launch(request)
-        record: dict[str, Any] = models.unstructure(session.record())
+        record: dict[str, Any] = models.unstructure(session.launched)
         return record
 
     return launch

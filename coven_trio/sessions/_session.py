@@ -58,6 +58,9 @@ class Session:
     renders: bool = False
     #: Created without a message (eve's prewarm): no turn yet.
     prewarmed: bool = False
+    #: The record as launched (its process just started): what a launch answers, as
+    #: Coven's does, however far the session got while the store committed it.
+    launched: SessionRecord | None = None
     #: The eve client generation it speaks (``"16"``, ``"26"``), decided once.
     eve_stream_version: str | None = None
     #: Its git worktree (``isolation``), as the record shows it; None once discarded.
