@@ -42,7 +42,7 @@ from .config import Config
 from .harness import HarnessCatalog
 from .harness._tree import REAPER, become_subreaper
 from .http import HttpServer, Router
-from .notify import About, Dispatcher, moments
+from .notify import Dispatcher
 from .store import Store, StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -344,6 +344,7 @@ def _observer(
     """What every session journals, read for the moments a person hears about; quiet
     for notifiers that say so while a person follows the session, and while the daemon
     itself stops (its sessions' ends are not news)."""
+    from .notify.moments import About, moments
 
     def observe(session: Session, entries: list[Entry]) -> None:
         if sessions.closing:

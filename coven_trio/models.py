@@ -138,56 +138,6 @@ def unstructure(value: Any) -> Any:
     return value
 
 
-# --- /api/v1 handshake -----------------------------------------------------------------
-
-
-@camel
-@attrs.frozen
-class DaemonInfo:
-    pid: int
-    uptime: float
-    started_at: str
-    socket: str
-
-
-@camel
-@attrs.frozen
-class Capabilities:
-    sessions: bool
-    events: bool
-    actions: bool
-    harnesses: list[str]
-    event_cursor: str = "sequence"
-    structured_errors: bool = True
-    eve: bool = True
-    websocket: bool = True
-    # Coven's other surfaces, which coven-trio does not serve: said plainly, so a client
-    # that negotiates on them knows (docs/coven-compat.md).
-    travel: bool = False
-    scheduler: bool = False
-    hub: bool = False
-    executor_dispatch: bool = False
-    session_handoff: bool = False
-    session_launch_policy: bool = False
-    afs: bool = False
-    afs_mount: bool = False
-    afs_commit: bool = False
-    afs_commit_dry_run: bool = False
-    execution_binding_contracts: list[str] = attrs.field(factory=list)
-    request_adoption_contracts: list[str] = attrs.field(factory=list)
-    session_policy_contracts: list[str] = attrs.field(factory=list)
-
-
-@camel
-@attrs.frozen
-class Health:
-    ok: bool
-    api_version: str
-    coven_version: str
-    capabilities: Capabilities
-    daemon: DaemonInfo
-
-
 # --- sessions ------------------------------------------------------------------------------
 
 

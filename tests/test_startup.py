@@ -1,8 +1,8 @@
 """What a daemon loads before its first answer: not the surfaces a request may never ask
 for (the web dashboard, the eve mount, git worktrees, the fleet, the notifiers, cattrs,
-TOML), nor the session machinery and the harness adapters behind the health check. Each
-is imported with its first use; the startup benchmark (benchmarks/people.py) has the
-figures."""
+TOML), nor the session machinery, the API models and the harness adapters behind the
+health check. Each is imported with its first use; the startup benchmark
+(benchmarks/people.py) has the figures."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from coven_trio.config import Config
 LAZY = ("coven_trio.web", "coven_trio.worktrees", "coven_trio.fleet", "coven_trio.cli",
         "coven_trio.api.eve_v1", "coven_trio.agents", "coven_trio.sessions",
         "coven_trio.api.coven_v1", "coven_trio.api.websocket", "coven_trio.harness.claude",
-        "coven_trio.harness.codex", "coven_trio.launch",
+        "coven_trio.harness.codex", "coven_trio.launch", "coven_trio.models",
+        "coven_trio.notify.moments",
         "coven_trio.notify.webhook", "coven_trio.notify.command", "coven_trio.notify.config",
         "cattrs", "tomllib")
 

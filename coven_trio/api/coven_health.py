@@ -1,20 +1,34 @@
 """``GET /api/v1/health`` (and Coven's unprefixed ``/health``): the handshake.
 
 Kept apart from the rest of ``/api/v1`` so a daemon answers it before loading the
-session machinery: a client's first question after starting the daemon costs no more
-than the daemon's own start (the rest loads with the first other request).
+session machinery or the API models: a client's first question after starting the
+daemon costs no more than the daemon's own start (the rest loads with the first other
+request). Its wire shape is spelled here, in the Rust daemon's camelCase.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import models
 from ..http import Request, Response, Router
 from ._context import ApiContext
 
 API_VERSION = "coven.daemon.v1"
 PREFIX = "/api/v1"
+#: Coven's other surfaces, which coven-trio does not serve: said plainly, so a client
+#: that negotiates on them knows (docs/coven-compat.md).
+NOT_SERVED = (
+    "travel",
+    "scheduler",
+    "hub",
+    "executorDispatch",
+    "sessionHandoff",
+    "sessionLaunchPolicy",
+    "afs",
+    "afsMount",
+    "afsCommit",
+    "afsCommitDryRun",
+)
 
 
 class HealthView:
@@ -26,26 +40,11 @@ class HealthView:
         self._cached: tuple[list[str], dict[str, Any]] | None = None
 
     def body(self) -> dict[str, Any]:
-        who = self.ctx.identity
         harnesses = self.ctx.harnesses.available()
         if self._cached is None or self._cached[0] != harnesses:
-            health = models.Health(
-                ok=True,
-                api_version=API_VERSION,
-                coven_version=who.version,
-                capabilities=models.Capabilities(
-                    sessions=True, events=True, actions=True, harnesses=harnesses
-                ),
-                daemon=models.DaemonInfo(
-                    pid=who.pid,
-                    uptime=0.0,
-                    started_at=who.started_at,
-                    socket=str(who.socket_path),
-                ),
-            )
-            self._cached = (harnesses, models.unstructure(health))
+            self._cached = (harnesses, _handshake(self.ctx, harnesses))
         body = dict(self._cached[1])
-        body["daemon"] = {**body["daemon"], "uptime": round(who.uptime, 3)}
+        body["daemon"] = {**body["daemon"], "uptime": round(self.ctx.identity.uptime, 3)}
         store = self.ctx.store.health()
         if store is not None:
             body.update(store)
@@ -57,6 +56,36 @@ class HealthView:
 
     async def health(self, request: Request) -> Response:
         return Response.json(self.body())
+
+
+def _handshake(ctx: ApiContext, harnesses: list[str]) -> dict[str, Any]:
+    who = ctx.identity
+    capabilities: dict[str, Any] = {
+        "sessions": True,
+        "events": True,
+        "actions": True,
+        "harnesses": harnesses,
+        "eventCursor": "sequence",
+        "structuredErrors": True,
+        "eve": True,
+        "websocket": True,
+        **dict.fromkeys(NOT_SERVED, False),
+        "executionBindingContracts": [],
+        "requestAdoptionContracts": [],
+        "sessionPolicyContracts": [],
+    }
+    return {
+        "ok": True,
+        "apiVersion": API_VERSION,
+        "covenVersion": who.version,
+        "capabilities": capabilities,
+        "daemon": {
+            "pid": who.pid,
+            "uptime": 0.0,
+            "startedAt": who.started_at,
+            "socket": str(who.socket_path),
+        },
+    }
 
 
 def install(router: Router, ctx: ApiContext) -> HealthView:

@@ -16,7 +16,8 @@ import trio
 
 from ..errors import InvalidRequest
 from ..http import Request, Response, Router, StreamResponse
-from ..notify import FollowerDropped, asking
+from ..notify import FollowerDropped
+from ..notify.moments import asking
 from ..sessions import TurnInput
 from ._context import ApiContext
 from ._params import int_param

@@ -8,7 +8,6 @@ turns a launch into argv and native output into journal entries.
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 
 import attrs
@@ -133,6 +132,8 @@ def make_driver(
         return ManifestDriver(executable=executable, mode=mode, model=model, manifest=spec.manifest)
     resume = conversation is not None and conversation[0] == "resume"
     if spec.id == HarnessId.CLAUDE:
+        import uuid
+
         named = mode is not LaunchMode.INTERACTIVE
         # The daemon names every new conversation itself (a uuid, as claude wants).
         chosen = str(uuid.uuid4()) if named else None

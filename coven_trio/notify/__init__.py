@@ -3,7 +3,8 @@
 The daemon builds a :class:`Dispatcher` (``Dispatcher.from_home(home)`` reads
 ``<home>/notify.toml``), runs :meth:`Dispatcher.run` in its nursery, and calls
 :meth:`Dispatcher.publish` — synchronous, never waiting on a receiver — when a session
-reaches one of those moments (:func:`moments` reads them from a session's entries). Each
+reaches one of those moments (:mod:`.moments` reads them from a session's entries, loaded
+with the daemon's first session). Each
 notifier (:mod:`.command`, :mod:`.webhook`) delivers from its own bounded queue; clients
 read the same notifications with ``snapshot``/``follow``. The notifiers and the file's
 parser (:mod:`.config`) are imported only when a ``notify.toml`` asks for them.
@@ -15,18 +16,13 @@ from __future__ import annotations
 from .._defaults import NOTIFY_FILE
 from ._dispatch import Dispatcher, Follower, FollowerDropped
 from ._event import ALL_KINDS, Notification, NotificationKind
-from ._moments import About, Asking, asking, moments
 
 __all__ = [
     "ALL_KINDS",
     "NOTIFY_FILE",
-    "About",
-    "Asking",
     "Dispatcher",
     "Follower",
     "FollowerDropped",
     "Notification",
     "NotificationKind",
-    "asking",
-    "moments",
 ]
