@@ -20,6 +20,7 @@ error naming the key: a typo must not quietly send sessions nowhere.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -163,6 +164,11 @@ def _settings(data: dict[str, Any], base: Path) -> FleetSettings:
     ]
     if len(methods) > 1:
         raise FleetConfigError(f"give one way to authenticate, not {' and '.join(methods)}")
+    signed = [k for k in ("credentials", "nkey_seed") if k in values]
+    if signed and importlib.util.find_spec("nkeys") is None:
+        raise FleetConfigError(
+            f"`{signed[0]}` logins need the nkeys package: pip install 'coven-trio[fleet]'"
+        )
     if ("user" in values) != ("password" in values):
         raise FleetConfigError("`user` and `password` go together")
     if ("cert_file" in values) != ("key_file" in values):

@@ -107,11 +107,23 @@ class Link:
 
     async def connect(self) -> None:
         """Connect (the daemon: retrying until it works; a command: once round the
-        servers), then make the JetStream context."""
+        servers), then make the JetStream context. A command's round that takes longer
+        than each server's ``connect_timeout`` fails with what went wrong: nats-py never
+        finishes connecting to a server whose certificate it does not trust (it reports
+        it, which the daemon's health shows while nats-py retries)."""
         self._up = self._up or asyncio.Event()
+        client = Client()
+        limit = (
+            None
+            if self.forever
+            else self.settings.connect_timeout * (len(self.settings.servers) + 1)
+        )
         try:
-            self.nc = await nats.connect(**self._options())
+            await asyncio.wait_for(client.connect(**self._options()), limit)
+            self.nc = client
         except (nats.errors.NoServersError, nats.errors.Error, OSError, TimeoutError) as exc:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), 2.0)
             # A refusal says more than the resets that may follow it on other servers.
             refused = [e for e in self.errors if "authorization" in e.lower()]
             reason = refused[-1] if refused else self.last_error

@@ -37,6 +37,8 @@ def write_fleet(home: Path, cluster: NatsCluster, host: str, **extra: Any) -> Pa
     }
     lines = []
     for key, value in values.items():
+        if value is None:  # another way to log in
+            continue
         if isinstance(value, list):
             lines.append(f"{key} = [{', '.join(repr(v) for v in value)}]".replace("'", '"'))
         elif isinstance(value, bool):

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 PASSWORD = "secret-{user}"
@@ -89,9 +90,18 @@ def _host_user(host: str) -> dict[str, Any]:
 
 
 def _config(
-    name: str, ports: dict[str, int], routes: list[int], store: Path, hosts: list[str]
+    name: str,
+    ports: dict[str, int],
+    routes: list[int],
+    store: Path,
+    hosts: list[str],
+    options: ClusterOptions,
 ) -> str:
     users = [_host_user(h) for h in hosts]
+    for user in users:  # a host with an nkey logs in with it, not a password
+        if user["user"] in options.nkeys:
+            user["nkey"] = options.nkeys[user.pop("user")]
+            del user["password"]
     users.append(
         {
             "user": "viewer",
@@ -111,27 +121,44 @@ def _config(
             "max_memory_store": 64 << 20,
             "max_file_store": 1 << 30,
         },
-        "cluster": {
-            "name": "coven-test",
-            "listen": f"127.0.0.1:{ports['route']}",
-            "routes": [f"nats-route://127.0.0.1:{p}" for p in routes],
-        },
         "accounts": {
             "SYS": {"users": [{"user": "sys", "password": "sys"}]},
             "COVEN": {"jetstream": "enabled", "users": users},
         },
         "system_account": "SYS",
     }
+    if routes:
+        config["cluster"] = {
+            "name": "coven-test",
+            "listen": f"127.0.0.1:{ports['route']}",
+            "routes": [f"nats-route://127.0.0.1:{p}" for p in routes],
+        }
+    if options.tls is not None:
+        cert, key = options.tls
+        config["tls"] = {"cert_file": str(cert), "key_file": str(key)}
     return json.dumps(config, indent=1)  # nats-server reads JSON as its config syntax
 
 
-class NatsCluster:
-    """Three nodes; start, kill, stop and restart them with the same store folders."""
+@attrs.frozen
+class ClusterOptions:
+    """How the nodes differ from the default: their count, a TLS certificate and key,
+    hosts that log in with an nkey (host → public key)."""
 
-    def __init__(self, root: Path, hosts: list[str], size: int = 3) -> None:
+    size: int = 3
+    tls: tuple[Path, Path] | None = None
+    nkeys: dict[str, str] = attrs.field(factory=dict)
+
+
+class NatsCluster:
+    """Three nodes (by default); start, kill, stop and restart them with the same store
+    folders."""
+
+    def __init__(self, root: Path, hosts: list[str], options: ClusterOptions | None = None) -> None:
         self.binary = server_binary()
         self.root = root
         self.hosts = hosts
+        self.options = options = options or ClusterOptions()
+        size = options.size
         ports = _free_ports(3 * size)
         self.nodes: list[dict[str, Any]] = []
         for i in range(size):
@@ -149,13 +176,14 @@ class NatsCluster:
             store.mkdir(parents=True, exist_ok=True)
             routes = [n["route"] for n in self.nodes if n is not node]
             conf = root / f"{node['name']}.conf"
-            conf.write_text(_config(node["name"], node, routes, store, hosts))
+            conf.write_text(_config(node["name"], node, routes, store, hosts, options))
             node["conf"] = conf
             node["log"] = root / f"{node['name']}.log"
 
     @property
     def urls(self) -> list[str]:
-        return [f"nats://127.0.0.1:{n['client']}" for n in self.nodes]
+        scheme = "tls" if self.options.tls is not None else "nats"
+        return [f"{scheme}://127.0.0.1:{n['client']}" for n in self.nodes]
 
     def _start(self, node: dict[str, Any]) -> None:
         env = {**os.environ, "GOMAXPROCS": "1"}  # modest CPU: other suites share the cores
@@ -232,9 +260,11 @@ class NatsCluster:
 
 
 @contextlib.contextmanager
-def running_cluster(hosts: list[str]) -> Iterator[NatsCluster]:
+def running_cluster(
+    hosts: list[str], options: ClusterOptions | None = None
+) -> Iterator[NatsCluster]:
     root = Path(tempfile.mkdtemp(prefix="cvn", dir="/tmp"))
-    cluster = NatsCluster(root, hosts)
+    cluster = NatsCluster(root, hosts, options)
     try:
         cluster.start()
         yield cluster

@@ -38,6 +38,23 @@ def test_a_full_file_is_read_with_its_defaults(tmp_path: Path) -> None:
     assert settings.export and settings.launches
 
 
+def test_a_signed_login_without_the_nkeys_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats-py signs `nkey_seed` and `credentials` logins with `nkeys` (the fleet extra
+    brings it); installed without it, the file is refused saying so, not a crash later."""
+    import importlib.util
+
+    seed = tmp_path / "host.nk"
+    seed.write_text("SUA...\n")
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nkeys" else find_spec(name)
+    )
+    with pytest.raises(FleetConfigError, match=r"`nkey_seed`.*coven-trio\[fleet\]"):
+        parse_settings('servers = ["tls://a:4222"]\nnkey_seed = "host.nk"\n', base=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("text", "names"),
     [
