@@ -84,21 +84,22 @@ class Daemon:
     notifications: Dispatcher = attrs.field(factory=Dispatcher)
     #: The fleet's state, while it runs (``<home>/fleet.toml``).
     fleet: FleetHealth | None = None
-    _sessions: SessionRegistry | None = None
+    _sessions: SessionRegistry | None = attrs.field(default=None, init=False)
 
     @property
     def sessions(self) -> SessionRegistry:
         """Every session of this daemon. The session machinery loads with the first
         request that needs it (a launch, a list, a stream): a daemon asked only for its
-        health, or started to be ready, has not paid for it."""
+        health, or started to be ready, has not paid for it. Loaded as the daemon stops,
+        or after, it refuses launches as a stopping daemon does (503)."""
         if self._sessions is None:
             from .sessions import SessionRegistry
 
-            assert self._nursery is not None, "the daemon is not serving"
             registry = SessionRegistry(self.config, self.harnesses, self.store)
             registry.observe = _observer(self.notifications, registry)
-            registry.closing = self._shutdown.is_set()  # loaded as the daemon stops
-            self._nursery.start_soon(registry.run)
+            registry.closing = self._shutdown.is_set() or self._nursery is None
+            if self._nursery is not None:
+                self._nursery.start_soon(registry.run)
             self._sessions = registry
         return self._sessions
 
@@ -124,8 +125,7 @@ class Daemon:
         """Launch a session, as ``POST /api/v1/sessions`` does (same checks and
         errors)."""
         session = await self.sessions.launch(request)
-        assert session.launched is not None
-        return session.launched
+        return session.as_launched()
 
     def load_web(self) -> WebManager:
         """The web dashboard's manager, loaded with its first use (``coven-trio web``, a
@@ -239,6 +239,7 @@ async def _run(
         with daemon._force:
             await _serve_until_shutdown(daemon, server, sock, task_status, subreaper, previous)
     finally:
+        daemon._nursery = None  # closed: nothing more starts in it
         if subreaper:
             await REAPER.drain()  # what the stopping sessions killed last
             become_subreaper(False)
@@ -331,7 +332,7 @@ async def _fleet(nursery: trio.Nursery, daemon: Daemon) -> None:
         settings,
         home=daemon.config.home,
         store_path=daemon.store.path,
-        launch=registry_launcher(daemon.sessions),
+        launch=registry_launcher(lambda: daemon.sessions) if settings.launches else None,
     )
     health = daemon.fleet = await nursery.start(fleet)
     parts["fleet"] = health.body

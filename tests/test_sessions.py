@@ -524,6 +524,23 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
+async def test_a_stopped_daemon_refuses_a_launch_as_a_stopping_one_does(
+    home: Path, project: Path
+) -> None:
+    """Its session machinery loads with the first request for it, even one that comes
+    after the daemon stopped: a 503 ``capacity_exhausted``, never a crash."""
+    from coven_trio.errors import CapacityExhausted, SessionNotFound
+
+    async with coven_trio.open_daemon(home=home, **FAST) as daemon:
+        pass  # asked nothing: its sessions never loaded
+    with pytest.raises(CapacityExhausted, match="shutting down"):
+        await daemon.launch(
+            LaunchRequest(project_root=str(project), harness="command", command=["true"])
+        )
+    with pytest.raises(SessionNotFound):
+        daemon.journal("ses_nothing")
+
+
 async def test_shutdown_stops_sessions_and_leaves_no_process(
     home: Path, project: Path, tmp_short: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,7 +33,7 @@ NOT_SERVED = (
 
 class HealthView:
     """The handshake. Only ``uptime`` changes between calls (and the harness list on a
-    refresh), so the rest is built through the models once and reused."""
+    refresh), so the rest is built once and reused."""
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx

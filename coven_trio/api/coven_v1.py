@@ -178,7 +178,7 @@ class CovenV1:
     async def launch(self, request: Request) -> Response:
         launch = models.structure(request.json_object(), models.LaunchRequest)
         session = await self.ctx.sessions.launch(launch)
-        return Response.json(models.unstructure(session.launched), status=201)
+        return Response.json(models.unstructure(session.as_launched()), status=201)
 
     async def get_session(self, request: Request) -> Response:
         session = await self.ctx.sessions.find(request.params["id"])
@@ -317,7 +317,8 @@ def _events_page(journal: Journal, start: int, limit: int | None) -> bytes:
 
 
 def install(router: Router, ctx: ApiContext) -> CovenV1:
-    """Every route under ``/api/v1`` and, as Coven serves them, unprefixed too."""
+    """Every route under ``/api/v1`` but health (``coven_health.py``) and, as Coven
+    serves them, unprefixed too."""
     api, more = CovenV1(ctx), CovenExtras(ctx)
     routes = [
         ("GET", "/api-version", api.api_version),

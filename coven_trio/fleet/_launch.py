@@ -42,14 +42,15 @@ REQUEST_TIMEOUT = 30.0
 NO_RESPONDERS_GRACE = 2.0
 
 
-def registry_launcher(sessions: SessionRegistry) -> Launch:
-    """The launch ``POST /api/v1/sessions`` performs (``CovenV1.launch``), as a callable."""
+def registry_launcher(sessions: Callable[[], SessionRegistry]) -> Launch:
+    """The launch ``POST /api/v1/sessions`` performs (``CovenV1.launch``), as a callable
+    (``sessions`` gives the daemon's registry, loaded with the first launch)."""
     from .. import models
 
     async def launch(body: dict[str, Any]) -> dict[str, Any]:
         request = models.structure(body, models.LaunchRequest)
-        session = await sessions.launch(request)
-        record: dict[str, Any] = models.unstructure(session.launched)
+        session = await sessions().launch(request)
+        record: dict[str, Any] = models.unstructure(session.as_launched())
         return record
 
     return launch

@@ -107,17 +107,14 @@ class Link:
 
     async def connect(self) -> None:
         """Connect (the daemon: retrying until it works; a command: once round the
-        servers), then make the JetStream context. A command's round that takes longer
-        than each server's ``connect_timeout`` fails with what went wrong: nats-py never
-        finishes connecting to a server whose certificate it does not trust (it reports
-        it, which the daemon's health shows while nats-py retries)."""
+        servers), then make the JetStream context. A command's round is bounded by
+        ``connect_timeout`` for two tries of each server, and fails with what went wrong:
+        nats-py never finishes connecting to a server whose certificate it does not trust
+        (it reports it, which the daemon's health shows while nats-py retries)."""
         self._up = self._up or asyncio.Event()
         client = Client()
-        limit = (
-            None
-            if self.forever
-            else self.settings.connect_timeout * (len(self.settings.servers) + 1)
-        )
+        tries = 2 * len(self.settings.servers) + 1
+        limit = None if self.forever else self.settings.connect_timeout * tries
         try:
             await asyncio.wait_for(client.connect(**self._options()), limit)
             self.nc = client

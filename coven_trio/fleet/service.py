@@ -14,7 +14,7 @@ The daemon starts it when ``<home>/fleet.toml`` exists::
         from coven_trio.fleet.service import registry_launcher, run_fleet
         health = await nursery.start(
             functools.partial(run_fleet, settings, home=home, store_path=store.path,
-                              launch=registry_launcher(daemon.sessions)))
+                              launch=registry_launcher(lambda: daemon.sessions)))
         # health.body() is the health handshake's "fleet" object
 """
 

@@ -113,7 +113,7 @@ def make_driver(
     options: Options,
 ) -> Driver:
     """The driver for one session of ``spec`` (inputs already validated). The adapters
-    load with the first session of theirs: a daemon starts without them."""
+    load with the session machinery (``launch.py``), not with the daemon's start."""
     from .claude import ClaudeDriver
 
     model, conversation = options.model, options.conversation

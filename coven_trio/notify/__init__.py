@@ -4,7 +4,7 @@ The daemon builds a :class:`Dispatcher` (``Dispatcher.from_home(home)`` reads
 ``<home>/notify.toml``), runs :meth:`Dispatcher.run` in its nursery, and calls
 :meth:`Dispatcher.publish` — synchronous, never waiting on a receiver — when a session
 reaches one of those moments (:mod:`.moments` reads them from a session's entries, loaded
-with the daemon's first session). Each
+with the session machinery). Each
 notifier (:mod:`.command`, :mod:`.webhook`) delivers from its own bounded queue; clients
 read the same notifications with ``snapshot``/``follow``. The notifiers and the file's
 parser (:mod:`.config`) are imported only when a ``notify.toml`` asks for them.

@@ -217,7 +217,7 @@ class SessionRegistry:
                     await self._nursery.start(session.run)
                 except BaseExceptionGroup as group:
                     raise _sole(group) from None
-                session.launched = session.record()  # before anything else can run
+                session.launched = session.record()  # as started, before the store commits
         finally:
             self._launching -= 1
         self._sessions[session.id] = session

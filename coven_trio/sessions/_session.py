@@ -129,6 +129,10 @@ class Session:
     def record(self) -> SessionRecord:
         return session_record(self)
 
+    def as_launched(self) -> SessionRecord:
+        """What a launch answers: the record as the first process started."""
+        return self.launched if self.launched is not None else self.record()
+
     def speaks(self, stream_version: str) -> None:
         """The eve generation of a session eve made (an agent's), decided by the first
         request that shows it; kept with its record (so it survives a restart)."""
