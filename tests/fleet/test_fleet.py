@@ -91,9 +91,7 @@ async def test_two_hosts_export_and_any_host_reads_any_journal_byte_for_byte(
         assert await commands.tail(tail, out=out) == 0
         assert out.getvalue() == eve
 
-        listing = Out()
-        assert await commands.sessions(args(homes["beta"], json=True, host=None), out=listing) == 0
-        found = {r["id"]: r for r in json.loads(listing.getvalue())}
+        found = await listed(homes["beta"], {a_sid, b_sid})
         assert found[a_sid]["host"] == "alpha" and found[b_sid]["host"] == "beta"
         for sid in (a_sid, b_sid):
             assert found[sid]["status"] == records[sid]["status"] == "completed"
@@ -103,6 +101,20 @@ async def test_two_hosts_export_and_any_host_reads_any_journal_byte_for_byte(
         argv = [sys.executable, "-m", "coven_trio", "fleet", "sessions", "--json"]
         typed = await trio.run_process([*argv, "--home", str(homes["beta"])], capture_stdout=True)
         assert {r["id"] for r in json.loads(typed.stdout)} >= {a_sid, b_sid}
+
+
+async def listed(home: Path, ended: set[str]) -> dict[str, Any]:
+    """``fleet sessions --json`` by id, once it lists the sessions ``ended`` as ended: a
+    record is put beside the entries, at most every RECORD_INTERVAL, so its last state
+    may reach the bucket after the last entry reached the stream."""
+    with trio.fail_after(30):
+        while True:
+            listing = Out()
+            assert await commands.sessions(args(home, json=True, host=None), out=listing) == 0
+            found = {r["id"]: r for r in json.loads(listing.getvalue())}
+            if all(found.get(sid, {}).get("status") == "completed" for sid in ended):
+                return found
+            await trio.sleep(0.05)
 
 
 def launch_args(home: Path, root: Path, host: str, harness: str, *words: str) -> Any:
