@@ -187,6 +187,8 @@ async def test_a_person_following_is_asked_and_the_notifiers_stay_quiet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FAKE_HARNESS_MODE", "permission")
+    ready = project / "person-attached"
+    monkeypatch.setenv("FAKE_ASK_GATE", str(ready))  # asked with nobody there: denied
     record = await launch(client, project, harness="claude", prompt="list files")
     sid = record["id"]
     person = {"coven-attach": "person"}
@@ -194,6 +196,8 @@ async def test_a_person_following_is_asked_and_the_notifiers_stay_quiet(
         "GET", f"/eve/v1/session/{sid}/stream", headers=person
     ) as stream:  # a chat: the question comes to it
         lines = stream.aiter_lines()
+        await anext(lines)  # the stream's body has begun: the person is counted
+        ready.touch()
         async for line in lines:
             if line and json.loads(line)["type"] == "input.requested":
                 break

@@ -56,6 +56,14 @@ def gate():
             time.sleep(0.01)
 
 
+def wait_for_file(variable):
+    """Until the file named by ``$variable`` exists, when it names one (a test creates it
+    once it is ready for what the fake does next)."""
+    path = os.environ.get(variable)
+    while path and not os.path.exists(path):
+        time.sleep(0.01)
+
+
 def huge_line():
     size = int(os.environ.get("FAKE_HUGE_BYTES", str(20 * 1024 * 1024)))
     sys.stdout.write('{"type":"huge","blob":"' + "x" * size + '"}\n')
