@@ -44,6 +44,14 @@ def home(tmp_short: Path) -> Path:
 
 
 @pytest.fixture
+def project(tmp_short: Path) -> Path:
+    """A project folder for sessions to run in (a module may give it content)."""
+    root = tmp_short / "proj"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
 def fakes_on_path(monkeypatch: pytest.MonkeyPatch, tmp_short: Path) -> Path:
     """Put the fake claude/codex first on PATH; their argv logs go to ``tmp_short``."""
     monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")

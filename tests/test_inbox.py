@@ -33,13 +33,6 @@ NOTE_SCRIPT = (
 
 
 @pytest.fixture
-def project(tmp_short: Path) -> Path:
-    root = tmp_short / "proj"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
 def note_log(tmp_short: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_short / "notes.log"
     monkeypatch.setenv("NOTE_LOG", str(log))

@@ -48,6 +48,8 @@ class Check:
 
 
 def _version(executable: str) -> str | None:
+    # Blocking on purpose: `doctor` is a one-shot command with no trio loop to stall (the
+    # one-shot commands import neither trio nor the daemon: tests/test_cli_client.py).
     try:
         done = subprocess.run(
             [executable, "--version"], capture_output=True, text=True, timeout=10, check=False

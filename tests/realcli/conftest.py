@@ -61,13 +61,6 @@ def openai() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def project(tmp_short: Path) -> Path:
-    root = tmp_short / "proj"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
 def real_env(
     real_clis: Path,
     anthropic: FakeAnthropic,
