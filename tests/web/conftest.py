@@ -15,7 +15,6 @@ from coven_trio.web import Scope, WebListener, WebManager, WebOptions, serve_web
 from ..realcli.conftest import (  # noqa: F401  (the real CLIs' fixtures, for the browser)
     anthropic,
     openai,
-    project,
     real,
     real_clis,
     real_env,
